@@ -1,0 +1,83 @@
+/**
+ * The kernel backend: every hot loop of the engine goes through one of these functions, so a faster
+ * implementation (WebAssembly SIMD, threads) replaces them without touching any layer.
+ *
+ * Conventions:
+ * - Matrices are row-major Float32Array views. A function never allocates its output: the caller passes it.
+ * - Buffers that kernels touch should come from `alloc()`: the WebAssembly backend hands out views of its
+ *   own (shared) memory, so its kernels read and write them in place with no copy. Layers allocate their
+ *   buffers once per batch size and reuse them across batches (no allocation inside the training loop).
+ * - Results must not depend on the number of threads: a backend splits work over output rows/columns,
+ *   never over a reduction axis, so every output element is summed in the same order.
+ */
+export interface KernelBackend {
+  /** A short name for logs and benchmarks, e.g. `js` or `wasm-simd`. */
+  readonly name: string;
+
+  /** A zero-filled Float32Array of `n` elements that this backend's kernels can use without copying. */
+  alloc(n: number): Float32Array;
+  /** Give back a buffer from `alloc` (the JS backend ignores it). */
+  free(a: Float32Array): void;
+
+  /**
+   * C = op(A)·op(B) + beta·C, with op(X) = X or Xᵀ.
+   * op(A) is M×K, op(B) is K×N, C is M×N. A is M×K (K×M when transA); B is K×N (N×K when transB).
+   * beta is 0 (overwrite C; C's old contents, even NaN, are ignored) or 1 (accumulate into C).
+   */
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, beta: 0 | 1): void;
+
+  /**
+   * im2col for one NCHW batch x (N, C, H, W) into col (N·OH·OW, C·KH·KW) (COURSE.md B3 layout:
+   * rows by image, output row, output column; columns by channel, kernel row, kernel column).
+   * OH = ⌊(H + 2·PH − KH)/SH⌋ + 1, OW likewise. Zero padding.
+   */
+  im2col(x: Float32Array, g: ConvGeometry, col: Float32Array): void;
+
+  /** The adjoint of im2col: dx (N, C, H, W) = Σ of every patch entry of dcol back at its pixel (overlaps summed). Overwrites dx. */
+  col2im(dcol: Float32Array, g: ConvGeometry, dx: Float32Array): void;
+
+  /** Let the backend split kernels over `threads` threads (1 = no threads). Results do not change. */
+  setThreads?(threads: number): void;
+}
+
+/** Geometry of a convolution or pooling window over an NCHW batch. */
+export interface ConvGeometry {
+  /** Batch size. */ N: number;
+  /** Input channels. */ C: number;
+  /** Input height and width. */ H: number; W: number;
+  /** Window (kernel) height and width. */ KH: number; KW: number;
+  /** Strides. */ SH: number; SW: number;
+  /** Zero padding on each side. */ PH: number; PW: number;
+  /** Output height and width: ⌊(H + 2·PH − KH)/SH⌋ + 1, ⌊(W + 2·PW − KW)/SW⌋ + 1. */
+  OH: number; OW: number;
+}
+
+/** Build a `ConvGeometry`, computing OH and OW. Throws RangeError when the window does not fit. */
+export function convGeometry(N: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number): ConvGeometry {
+  const OH = Math.floor((H + 2 * PH - KH) / SH) + 1;
+  const OW = Math.floor((W + 2 * PW - KW) / SW) + 1;
+  if (OH < 1 || OW < 1) throw new RangeError(`window ${KH}×${KW} (stride ${SH}×${SW}, padding ${PH}×${PW}) does not fit input ${H}×${W}`);
+  return { N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW };
+}
+
+let current: KernelBackend | undefined;
+let fallback: (() => KernelBackend) | undefined;
+
+/** The backend in use. The reference JS backend unless `setBackend` chose another. */
+export function backend(): KernelBackend {
+  if (!current) {
+    if (!fallback) throw new Error('no kernel backend registered (import src/engine/index.ts)');
+    current = fallback();
+  }
+  return current;
+}
+
+/** Choose the backend for every layer built from now on. */
+export function setBackend(b: KernelBackend): void {
+  current = b;
+}
+
+/** Registers the default (reference) backend factory; called once by kernels/reference.ts. */
+export function registerDefaultBackend(factory: () => KernelBackend): void {
+  fallback = factory;
+}
