@@ -1,0 +1,164 @@
+import { type ConvGeometry, convGeometry, type KernelBackend } from '../kernels/backend.ts';
+import { addChannelBias, sumChannels } from '../kernels/elementwise.ts';
+import type { Conv2dSpec } from '../spec/layer-spec.ts';
+import {
+  checkBatch, ctxBackend, fillNormal, fmtShape, GrowBuffer, initStd, type LayerContext, type LayerInfo, makeParam,
+  pair, ShapeProblem, sizeOf,
+} from './common.ts';
+import type { Layer, Mode, Param, Shape } from './layer.ts';
+
+/**
+ * 2-D cross-correlation (the kernel is not flipped) over x (N, C, H, W) with F = `filters` kernels
+ * W (F, C/G, KH, KW) in G = `groups` groups (filters f of group g see channels g·C/G … (g+1)·C/G − 1,
+ * as AlexNet's two GPUs), plus bias b (F).
+ * OH = ⌊(H + 2·PH − KH)/SH⌋ + 1, OW likewise; y (N, F, OH, OW).
+ *
+ * Per sample n and group g (P = OH·OW, Kg = C/G·KH·KW, Fg = F/G):
+ * - forward: col_ng = im2col(x[n, group g]) (P, Kg); y[n, group g] (Fg, P) = W_g (Fg, Kg) · col_ngᵀ, + b.
+ * - backward: dW_g = Σ_n dout_ng (Fg, P) · col_ng; db = Σ_{n,p} dout; dcol_ng = dout_ngᵀ · W_g (P, Kg);
+ *   dx[n, group g] = col2im(dcol_ng).
+ * Working per sample writes y directly in NCHW order (no transpose pass); col for the whole batch is kept
+ * for the dW of backward. Init: W ~ std·N(0,1), fanIn = C/G·KH·KW; b = `biasInit`.
+ */
+export class Conv2d implements Layer {
+  readonly type = 'conv2d' as const;
+  readonly inputShape: Shape;
+  readonly outputShape: Shape;
+  /** `weight` (F, C/G, KH, KW), regularized. */
+  readonly weight: Param;
+  /** `bias` (F), not regularized; null when `useBias` is false. */
+  readonly bias: Param | null;
+  /** When false, `backward` skips dx (first layer of a model) and returns an unspecified buffer. */
+  computeInputGrad = true;
+  private readonly spec: Conv2dSpec;
+  private readonly be: KernelBackend;
+  /** Geometry of one sample and one group (N = 1, C = C/G). */
+  private readonly g1: ConvGeometry;
+  private readonly C: number;
+  private readonly F: number;
+  private readonly G: number;
+  private readonly col: GrowBuffer;
+  private readonly dcol: GrowBuffer;
+  private readonly out: GrowBuffer;
+  private readonly dx: GrowBuffer;
+  private batch = 0;
+
+  /** Output `[F, OH, OW]`; params `weight` [F, C/G, KH, KW] and `bias` [F]. Throws ShapeProblem. */
+  static describe(spec: Conv2dSpec, inputShape: Shape): LayerInfo {
+    if (inputShape.length !== 3) {
+      throw new ShapeProblem(`conv2d needs a [channels, height, width] input, got ${fmtShape(inputShape)}`);
+    }
+    const [C, H, W] = inputShape as [number, number, number];
+    const [KH, KW] = pair(spec.kernelSize);
+    const [SH, SW] = pair(spec.stride);
+    const [PH, PW] = pair(spec.padding);
+    const G = spec.groups;
+    if (C % G !== 0) throw new ShapeProblem(`groups ${G} does not divide the ${C} input channels`, 'groups');
+    if (spec.filters % G !== 0) throw new ShapeProblem(`groups ${G} does not divide the ${spec.filters} filters`, 'groups');
+    if (KH > H + 2 * PH || KW > W + 2 * PW) {
+      throw new ShapeProblem(`kernel ${KH}×${KW} is larger than the padded input ${H + 2 * PH}×${W + 2 * PW}`, 'kernelSize');
+    }
+    const OH = Math.floor((H + 2 * PH - KH) / SH) + 1;
+    const OW = Math.floor((W + 2 * PW - KW) / SW) + 1;
+    const params = [{ name: 'weight', shape: [spec.filters, C / G, KH, KW] }];
+    if (spec.useBias) params.push({ name: 'bias', shape: [spec.filters] });
+    return { outputShape: [spec.filters, OH, OW], params, buffers: [] };
+  }
+
+  constructor(spec: Conv2dSpec, inputShape: Shape, ctx: LayerContext) {
+    const info = Conv2d.describe(spec, inputShape);
+    this.spec = { ...spec };
+    this.be = ctxBackend(ctx);
+    this.inputShape = [...inputShape];
+    this.outputShape = info.outputShape;
+    const [C, H, W] = inputShape as [number, number, number];
+    const [KH, KW] = pair(spec.kernelSize);
+    const [SH, SW] = pair(spec.stride);
+    const [PH, PW] = pair(spec.padding);
+    this.C = C;
+    this.F = spec.filters;
+    this.G = spec.groups;
+    this.g1 = convGeometry(1, C / this.G, H, W, KH, KW, SH, SW, PH, PW);
+    const wShape = info.params[0].shape;
+    this.weight = makeParam(this.be, 'weight', wShape, true);
+    fillNormal(this.weight.value, initStd(spec.weightInit ?? ctx.weightInit, sizeOf(wShape.slice(1))), ctx.rng);
+    this.bias = spec.useBias ? makeParam(this.be, 'bias', [this.F], false) : null;
+    if (this.bias) this.bias.value.fill(spec.biasInit);
+    this.col = new GrowBuffer(this.be);
+    this.dcol = new GrowBuffer(this.be);
+    this.out = new GrowBuffer(this.be);
+    this.dx = new GrowBuffer(this.be);
+  }
+
+  /** x (N, C, H, W) → y (N, F, OH, OW). Keeps the im2col matrices of the batch for backward. */
+  forward(x: Float32Array, batch: number, _mode: Mode): Float32Array {
+    const { H, W, KH, KW, OH, OW } = this.g1;
+    const inSize = this.C * H * W;
+    checkBatch('conv2d.forward', x, batch, inSize);
+    const P = OH * OW;
+    const Cg = this.C / this.G;
+    const Fg = this.F / this.G;
+    const Kg = Cg * KH * KW;
+    const col = this.col.get(batch * this.G * P * Kg);
+    const y = this.out.get(batch * this.F * P);
+    const w = this.weight.value;
+    for (let n = 0; n < batch; n++) {
+      for (let gi = 0; gi < this.G; gi++) {
+        const colNg = col.subarray((n * this.G + gi) * P * Kg, (n * this.G + gi + 1) * P * Kg);
+        const xNg = x.subarray(n * inSize + gi * Cg * H * W, n * inSize + (gi + 1) * Cg * H * W);
+        this.be.im2col(xNg, this.g1, colNg);
+        const wG = w.subarray(gi * Fg * Kg, (gi + 1) * Fg * Kg);
+        const yNg = y.subarray((n * this.F + gi * Fg) * P, (n * this.F + (gi + 1) * Fg) * P);
+        this.be.gemm(false, true, Fg, P, Kg, wG, colNg, yNg, 0);
+      }
+    }
+    if (this.bias) addChannelBias(y, this.bias.value, batch, this.F, P);
+    this.batch = batch;
+    return y;
+  }
+
+  /** dout (N, F, OH, OW) → dx (N, C, H, W); writes weight.grad and bias.grad. */
+  backward(dout: Float32Array, batch: number): Float32Array {
+    if (this.batch !== batch) throw new Error(`conv2d.backward: batch ${batch} differs from the forward batch ${this.batch}`);
+    const { H, W, KH, KW, OH, OW } = this.g1;
+    const P = OH * OW;
+    checkBatch('conv2d.backward', dout, batch, this.F * P);
+    const Cg = this.C / this.G;
+    const Fg = this.F / this.G;
+    const Kg = Cg * KH * KW;
+    const inSize = this.C * H * W;
+    const col = this.col.get(batch * this.G * P * Kg);
+    const dx = this.dx.get(batch * inSize);
+    const dcol = this.dcol.get(P * Kg);
+    const w = this.weight.value;
+    const dw = this.weight.grad;
+    if (this.bias) sumChannels(dout, batch, this.F, P, this.bias.grad);
+    for (let n = 0; n < batch; n++) {
+      for (let gi = 0; gi < this.G; gi++) {
+        const colNg = col.subarray((n * this.G + gi) * P * Kg, (n * this.G + gi + 1) * P * Kg);
+        const dNg = dout.subarray((n * this.F + gi * Fg) * P, (n * this.F + (gi + 1) * Fg) * P);
+        const dwG = dw.subarray(gi * Fg * Kg, (gi + 1) * Fg * Kg);
+        this.be.gemm(false, false, Fg, Kg, P, dNg, colNg, dwG, n === 0 ? 0 : 1);
+        if (this.computeInputGrad) {
+          const wG = w.subarray(gi * Fg * Kg, (gi + 1) * Fg * Kg);
+          this.be.gemm(true, false, P, Kg, Fg, dNg, wG, dcol, 0);
+          const dxNg = dx.subarray(n * inSize + gi * Cg * H * W, n * inSize + (gi + 1) * Cg * H * W);
+          this.be.col2im(dcol, this.g1, dxNg);
+        }
+      }
+    }
+    return dx;
+  }
+
+  params(): readonly Param[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  buffers(): readonly [] {
+    return [];
+  }
+
+  toSpec(): Conv2dSpec {
+    return { ...this.spec };
+  }
+}
