@@ -1,0 +1,294 @@
+// keiko's WebAssembly SIMD kernels (AssemblyScript, compiled by scripts/build-wasm.mjs).
+//
+// Every function works on raw byte addresses in the (shared, imported) linear memory: the JavaScript side
+// owns allocation, so no AssemblyScript runtime or managed object is used here. Each kernel takes a range
+// of the output it writes (rows, columns or images) so that worker threads can split one call between them
+// without ever splitting a reduction axis: every output element is summed in the same order whatever the
+// thread count (results are bit-identical with 1 or N threads).
+//
+// 128-bit lanes, separate multiply and add (no fused multiply-add: relaxed SIMD needs a flag on Node 20).
+
+// ---------------------------------------------------------------------------------------------------------
+// GEMM: C = op(A)·op(B) (+ C), Goto/BLIS structure: B is packed into KC×NR micro-panels (L1-resident),
+// A into MR×KC micro-panels of an MC×KC block (L2-resident); the micro-kernel keeps an MR×NR tile of C in
+// registers. 4×8 (8 accumulators of 4 lanes) measured best: 40 GFLOP/s on 1024³ against 27 for 6×8 and
+// 20 for 4×12, whose 12 accumulators V8 spills (it has 16 xmm registers on x64); 2×16 ties with 4×8.
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128; // multiple of MR
+const NC: i32 = 1024; // multiple of NR
+
+/** Bytes of private scratch one thread needs for gemm: the packed A block, the packed B block and an edge tile. */
+export const GEMM_SCRATCH_BYTES: i32 = (MC * KC + KC * NC + MR * NR) * 4 + 64;
+
+// Pack op(A)[i0 .. i0+mc, p0 .. p0+kc] into ceil(mc/MR) panels, each kc × MR (row-major over k), zero padded.
+function packA(transA: i32, A: usize, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let ip = 0; ip < mc; ip += MR) {
+    const mr = min(MR, mc - ip);
+    if (transA) {
+      // A is K×M: op(A)[i, k] = A[k, i]; MR consecutive i are contiguous.
+      let src = A + ((<usize>p0 * lda + i0 + ip) << 2);
+      if (mr == MR) {
+        for (let k = 0; k < kc; k++) {
+          v128.store(dst, v128.load(src));
+          src += <usize>lda << 2;
+          dst += MR << 2;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let r = 0; r < MR; r++) store<f32>(dst + (r << 2), r < mr ? load<f32>(src + (r << 2)) : 0);
+          src += <usize>lda << 2;
+          dst += MR << 2;
+        }
+      }
+    } else {
+      // A is M×K: row i contiguous over k.
+      for (let r = 0; r < MR; r++) {
+        let d = dst + (r << 2);
+        if (r < mr) {
+          let src = A + ((<usize>(i0 + ip + r) * lda + p0) << 2);
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, load<f32>(src));
+            src += 4;
+            d += MR << 2;
+          }
+        } else {
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, 0);
+            d += MR << 2;
+          }
+        }
+      }
+      dst += <usize>(kc * MR) << 2;
+    }
+  }
+}
+
+// Pack op(B)[p0 .. p0+kc, j0 .. j0+nc] into ceil(nc/NR) panels, each kc × NR, zero padded.
+function packB(transB: i32, B: usize, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  for (let jp = 0; jp < nc; jp += NR) {
+    const nr = min(NR, nc - jp);
+    if (!transB) {
+      // B is K×N: NR consecutive j contiguous.
+      let src = B + ((<usize>p0 * ldb + j0 + jp) << 2);
+      if (nr == NR) {
+        for (let k = 0; k < kc; k++) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          src += <usize>ldb << 2;
+          dst += NR << 2;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let c = 0; c < NR; c++) store<f32>(dst + (c << 2), c < nr ? load<f32>(src + (c << 2)) : 0);
+          src += <usize>ldb << 2;
+          dst += NR << 2;
+        }
+      }
+    } else {
+      // B is N×K: op(B)[k, j] = B[j, k]; column j of op(B) is row j of B, contiguous over k.
+      for (let c = 0; c < NR; c++) {
+        let d = dst + (c << 2);
+        if (c < nr) {
+          let src = B + ((<usize>(j0 + jp + c) * ldb + p0) << 2);
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, load<f32>(src));
+            src += 4;
+            d += NR << 2;
+          }
+        } else {
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, 0);
+            d += NR << 2;
+          }
+        }
+      }
+      dst += <usize>(kc * NR) << 2;
+    }
+  }
+}
+
+// The MR×NR micro-kernel: tile (at C, row stride ldcBytes) = [tile +] Σ_k a[k]ᵀ·b[k], k increasing.
+// @inline so that V8 sees one straight loop with the 12 accumulators in registers.
+// @ts-ignore: decorator
+@inline
+function micro(kc: i32, pa: usize, pb: usize, C: usize, ldcBytes: usize, accumulate: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  let c = C;
+  if (accumulate) {
+    v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += ldcBytes;
+    v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += ldcBytes;
+    v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += ldcBytes;
+    v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
+  } else {
+    v128.store(c, c00); v128.store(c, c01, 16); c += ldcBytes;
+    v128.store(c, c10); v128.store(c, c11, 16); c += ldcBytes;
+    v128.store(c, c20); v128.store(c, c21, 16); c += ldcBytes;
+    v128.store(c, c30); v128.store(c, c31, 16);
+  }
+}
+
+/**
+ * C[m0..m1, n0..n1] = op(A)·op(B) (+ C when beta = 1). A is M×K (K×M when transA), B is K×N (N×K when
+ * transB), C is M×N, all row-major at byte addresses. `scratch` is GEMM_SCRATCH_BYTES private to the caller.
+ * The sum over k runs in KC blocks in increasing order, each block summed in increasing k: independent of
+ * the [m0, m1) × [n0, n1) split, hence of the thread count.
+ */
+export function gemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, A: usize, B: usize, C: usize, beta: i32,
+  m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (m1 <= m0 || n1 <= n0) return;
+  const lda = transA ? M : K;
+  const ldb = transB ? K : N;
+  const ldcBytes = <usize>N << 2;
+  if (K == 0) {
+    if (!beta) for (let i = m0; i < m1; i++) memory.fill(C + ((<usize>i * N + n0) << 2), 0, <usize>(n1 - n0) << 2);
+    return;
+  }
+  const Ap = (scratch + 63) & ~(<usize>63);
+  const Bp = Ap + (<usize>(MC * KC) << 2);
+  const tile = Bp + (<usize>(KC * NC) << 2);
+  for (let jc = n0; jc < n1; jc += NC) {
+    const nc = min(NC, n1 - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      const acc = beta != 0 || pc > 0;
+      packB(transB, B, ldb, pc, kc, jc, nc, Bp);
+      for (let ic = m0; ic < m1; ic += MC) {
+        const mc = min(MC, m1 - ic);
+        packA(transA, A, lda, ic, mc, pc, kc, Ap);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const pb = Bp + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const pa = Ap + (<usize>(ir * kc) << 2);
+            const c = C + ((<usize>(ic + ir) * N + jc + jr) << 2);
+            if (mr == MR && nr == NR) {
+              micro(kc, pa, pb, c, ldcBytes, acc);
+            } else {
+              // Edge: full tile into scratch, then the valid part into C.
+              micro(kc, pa, pb, tile, NR << 2, false);
+              for (let r = 0; r < mr; r++) {
+                const crow = c + <usize>r * ldcBytes;
+                const trow = tile + (<usize>(r * NR) << 2);
+                for (let q = 0; q < nr; q++) {
+                  const v = load<f32>(trow + (q << 2));
+                  store<f32>(crow + (q << 2), acc ? load<f32>(crow + (q << 2)) + v : v);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// im2col / col2im over images [n0, n1) (COURSE.md B3 layout: rows (n, oy, ox), columns (c, ky, kx)).
+
+/** im2col of images n0..n1 of x (N, C, H, W) into their rows of col (N·OH·OW, C·KH·KW); zero padding. */
+export function im2col(x: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32,
+  OH: i32, OW: i32, col: usize, n0: i32, n1: i32): void {
+  const rowLen = C * KH * KW;
+  let d = col + ((<usize>n0 * OH * OW * rowLen) << 2);
+  for (let n = n0; n < n1; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * SW - PW;
+        const inside = x0 >= 0 && x0 + KW <= W;
+        for (let c = 0; c < C; c++) {
+          const plane = x + ((<usize>(n * C + c) * H * W) << 2);
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * SH - PH + ky;
+            if (iy < 0 || iy >= H) {
+              memory.fill(d, 0, <usize>KW << 2);
+            } else {
+              const src = plane + ((<usize>iy * W) << 2);
+              if (inside) {
+                // Interior: KW consecutive pixels.
+                let kx = 0;
+                for (; kx + 4 <= KW; kx += 4) v128.store(d + (kx << 2), v128.load(src + ((x0 + kx) << 2)));
+                for (; kx < KW; kx++) store<f32>(d + (kx << 2), load<f32>(src + ((x0 + kx) << 2)));
+              } else {
+                for (let kx = 0; kx < KW; kx++) {
+                  const ix = x0 + kx;
+                  store<f32>(d + (kx << 2), ix >= 0 && ix < W ? load<f32>(src + (ix << 2)) : 0);
+                }
+              }
+            }
+            d += <usize>KW << 2;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** col2im of images n0..n1: dx[n] = Σ of every patch entry back at its pixel (overwrites those images of dx). */
+export function col2im(dcol: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32,
+  OH: i32, OW: i32, dx: usize, n0: i32, n1: i32): void {
+  const rowLen = C * KH * KW;
+  memory.fill(dx + ((<usize>n0 * C * H * W) << 2), 0, <usize>(n1 - n0) * C * H * W << 2);
+  let s = dcol + ((<usize>n0 * OH * OW * rowLen) << 2);
+  for (let n = n0; n < n1; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * SW - PW;
+        const inside = x0 >= 0 && x0 + KW <= W;
+        for (let c = 0; c < C; c++) {
+          const plane = dx + ((<usize>(n * C + c) * H * W) << 2);
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * SH - PH + ky;
+            if (iy >= 0 && iy < H) {
+              const dst = plane + ((<usize>iy * W) << 2);
+              if (inside) {
+                let kx = 0;
+                for (; kx + 4 <= KW; kx += 4) {
+                  const p = dst + ((x0 + kx) << 2);
+                  v128.store(p, f32x4.add(v128.load(p), v128.load(s + (kx << 2))));
+                }
+                for (; kx < KW; kx++) {
+                  const p = dst + ((x0 + kx) << 2);
+                  store<f32>(p, load<f32>(p) + load<f32>(s + (kx << 2)));
+                }
+              } else {
+                for (let kx = 0; kx < KW; kx++) {
+                  const ix = x0 + kx;
+                  if (ix >= 0 && ix < W) {
+                    const p = dst + (ix << 2);
+                    store<f32>(p, load<f32>(p) + load<f32>(s + (kx << 2)));
+                  }
+                }
+              }
+            }
+            s += <usize>KW << 2;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import type { ConvGeometry, KernelBackend } from '../backend.ts';
+import { RangeAllocator } from './allocator.ts';
+import { kernelsWasmBase64 } from './kernels.generated.ts';
+
+/**
+ * The WebAssembly SIMD kernel backend (`wasm-simd`): GEMM, im2col and col2im compiled from
+ * `assembly/kernels.ts` (AssemblyScript, 128-bit lanes) by `scripts/build-wasm.mjs`.
+ *
+ * Memory: one shared `WebAssembly.Memory` with a maximum (4 GiB). Shared memory never detaches its buffer
+ * when it grows, so the Float32Array views `alloc` hands out stay valid for the life of the process, and
+ * worker threads (src/parallel/) can run the same kernels on the same memory. Arrays that are not views of
+ * this memory still work: they are copied into temporary blocks and the output copied back.
+ *
+ * Threads: with a {@link ParallelRunner} installed, large calls are split over output rows or columns
+ * (GEMM) or images (im2col/col2im), never over a reduction axis, so results are bit-identical whatever the
+ * thread count.
+ */
+
+/** The kernels exported by the WebAssembly module (byte addresses into the shared memory). */
+export interface KernelExports {
+  gemm(transA: number, transB: number, M: number, N: number, K: number, A: number, B: number, C: number, beta: number,
+    m0: number, m1: number, n0: number, n1: number, scratch: number): void;
+  im2col(x: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number,
+    OH: number, OW: number, col: number, n0: number, n1: number): void;
+  col2im(dcol: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number,
+    OH: number, OW: number, dx: number, n0: number, n1: number): void;
+  GEMM_SCRATCH_BYTES: WebAssembly.Global;
+}
+
+/** Names of the kernels a {@link ParallelRunner} can run in a worker. */
+export type KernelName = 'gemm' | 'im2col' | 'col2im';
+
+/**
+ * Runs parts of one kernel call on worker threads that share this backend's memory and module
+ * (implemented outside the engine, in src/parallel/, because it needs `node:worker_threads`).
+ */
+export interface ParallelRunner {
+  /** Total threads including the caller's (≥ 2). */
+  readonly threads: number;
+  /** Start `parts[i]` (i ≥ 1) on worker i − 1: `exports[kernel](...parts[i])`. Returns at once. */
+  dispatch(kernel: KernelName, parts: readonly (readonly number[])[]): void;
+  /** Wait until every dispatched part has finished. */
+  join(): void;
+}
+
+/** The module's first 1 MiB is left to AssemblyScript (it uses none today); the allocator starts above. */
+const HEAP_BASE = 1 << 20;
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** Below this many multiply-adds a call runs on one thread: waking a worker costs more than it saves. */
+const PARALLEL_MIN_MACS = 1 << 20;
+const MR = 4;
+const NR = 8;
+
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+  // atob exists in browsers and Node ≥ 16; the engine may not import node:buffer.
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Split [0, n) into at most `parts` ranges whose starts are multiples of `align`. */
+function splitRange(n: number, parts: number, align: number): [number, number][] {
+  const step = Math.ceil(n / parts / align) * align;
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += step) out.push([s, Math.min(n, s + step)]);
+  return out;
+}
+
+/** The WebAssembly SIMD backend. Create it with {@link createWasmBackend} or use {@link wasmBackend}. */
+export class WasmBackend implements KernelBackend {
+  readonly name = 'wasm-simd';
+  /** The shared memory every buffer from `alloc` lives in. */
+  readonly memory: WebAssembly.Memory;
+  /** The compiled module, for worker threads to instantiate on the same memory. */
+  readonly module: WebAssembly.Module;
+  readonly exports: KernelExports;
+  private readonly allocator: RangeAllocator;
+  /** Every SharedArrayBuffer object `memory.buffer` has returned (growth returns a new object each time). */
+  private readonly buffers = new Set<ArrayBufferLike>();
+  private heap: Float32Array;
+  /** Private GEMM scratch per thread (index 0 = the calling thread). */
+  private readonly scratch: number[] = [];
+  private runner: ParallelRunner | null = null;
+  private threads = 1;
+
+  constructor(module: WebAssembly.Module) {
+    this.module = module;
+    this.memory = new WebAssembly.Memory({ initial: HEAP_BASE / PAGE + 16, maximum: MAX_PAGES, shared: true });
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.exports = instance.exports as unknown as KernelExports;
+    this.heap = this.refresh();
+    this.allocator = new RangeAllocator(HEAP_BASE, (end) => {
+      const have = this.memory.buffer.byteLength;
+      if (end > have) {
+        const pages = Math.ceil((end - have) / PAGE);
+        if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`wasm-simd: out of memory (${end} bytes requested, 4 GiB maximum)`);
+        this.memory.grow(pages);
+        this.refresh();
+      }
+    });
+    this.scratch.push(this.allocator.alloc(this.exports.GEMM_SCRATCH_BYTES.value as number));
+  }
+
+  private refresh(): Float32Array {
+    const buf = this.memory.buffer;
+    this.buffers.add(buf);
+    this.heap = new Float32Array(buf);
+    return this.heap;
+  }
+
+  private view(): Float32Array {
+    if (this.heap.byteLength !== this.memory.buffer.byteLength) this.refresh();
+    return this.heap;
+  }
+
+  /** True when `a` is a view of this backend's memory (its kernels use it in place). */
+  owns(a: Float32Array): boolean {
+    return this.buffers.has(a.buffer) || (a.buffer === this.memory.buffer && (this.refresh(), true));
+  }
+
+  /** Bytes of the memory the allocator has ever used (its high-water mark). */
+  get reservedBytes(): number {
+    return this.allocator.highWater;
+  }
+
+  /** Bytes currently allocated. */
+  get liveBytes(): number {
+    return this.allocator.liveBytes;
+  }
+
+  alloc(n: number): Float32Array {
+    const off = this.allocator.alloc(n * 4);
+    const heap = this.view();
+    const a = new Float32Array(heap.buffer, off, n);
+    a.fill(0);
+    return a;
+  }
+
+  free(a: Float32Array): void {
+    if (this.owns(a)) this.allocator.free(a.byteOffset);
+  }
+
+  /** Install (or remove, with null) the worker pool that splits large calls. Results do not change. */
+  setRunner(runner: ParallelRunner | null): void {
+    this.runner = runner;
+    this.threads = runner ? runner.threads : 1;
+    while (this.scratch.length < this.threads) {
+      this.scratch.push(this.allocator.alloc(this.exports.GEMM_SCRATCH_BYTES.value as number));
+    }
+  }
+
+  /** The number of threads large calls are split over (1 without a runner). */
+  get threadCount(): number {
+    return this.threads;
+  }
+
+  /** Threads are set by installing a runner (src/parallel/); this accepts only what it already has. */
+  setThreads(threads: number): void {
+    if (threads > 1 && threads !== this.threads) {
+      throw new Error(`wasm-simd: ${threads} threads need a worker pool: use installThreads() from src/parallel`);
+    }
+  }
+
+  // Copy-in / copy-out for arrays outside the memory: a temporary block, freed after the call.
+  private temps: number[] = [];
+
+  private addr(a: Float32Array, n: number, copyIn: boolean): number {
+    if (this.owns(a)) return a.byteOffset;
+    const off = this.allocator.alloc(n * 4);
+    this.temps.push(off);
+    if (copyIn) this.view().set(a.subarray(0, n), off >> 2);
+    return off;
+  }
+
+  private copyOut(a: Float32Array, off: number, n: number): void {
+    if (off !== a.byteOffset || !this.owns(a)) a.set(this.view().subarray(off >> 2, (off >> 2) + n));
+  }
+
+  private releaseTemps(): void {
+    for (const off of this.temps) this.allocator.free(off);
+    this.temps.length = 0;
+  }
+
+  /** Run `parts` of a kernel, part 0 here and the others on the runner's workers. */
+  private runParts(kernel: KernelName, parts: number[][]): void {
+    const r = this.runner;
+    if (!r || parts.length === 1) {
+      (this.exports[kernel] as (...a: number[]) => void)(...parts[0]!);
+      return;
+    }
+    r.dispatch(kernel, parts);
+    try {
+      (this.exports[kernel] as (...a: number[]) => void)(...parts[0]!);
+    } finally {
+      r.join();
+    }
+  }
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, beta: 0 | 1): void {
+    if (M === 0 || N === 0) return;
+    const pa = this.addr(A, M * K, true);
+    const pb = this.addr(B, K * N, true);
+    const pc = this.addr(C, M * N, beta === 1);
+    try {
+      const ta = transA ? 1 : 0;
+      const tb = transB ? 1 : 0;
+      if (this.threads > 1 && M * N * K >= PARALLEL_MIN_MACS) {
+        // Split the larger output side (aligned to the micro-tile); K is never split.
+        const byRows = M / MR >= N / NR;
+        const ranges = splitRange(byRows ? M : N, this.threads, byRows ? MR : NR);
+        const parts = ranges.map(([s, e], i) => byRows
+          ? [ta, tb, M, N, K, pa, pb, pc, beta, s, e, 0, N, this.scratch[i]!]
+          : [ta, tb, M, N, K, pa, pb, pc, beta, 0, M, s, e, this.scratch[i]!]);
+        this.runParts('gemm', parts);
+      } else {
+        this.exports.gemm(ta, tb, M, N, K, pa, pb, pc, beta, 0, M, 0, N, this.scratch[0]!);
+      }
+      if (pc !== C.byteOffset || !this.owns(C)) this.copyOut(C, pc, M * N);
+    } finally {
+      this.releaseTemps();
+    }
+  }
+
+  private convCall(kernel: 'im2col' | 'col2im', src: number, g: ConvGeometry, dst: number): void {
+    const { N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW } = g;
+    const work = N * C * OH * OW * KH * KW;
+    const ranges = this.threads > 1 && N > 1 && work >= PARALLEL_MIN_MACS / 4 ? splitRange(N, this.threads, 1) : [[0, N] as [number, number]];
+    this.runParts(kernel, ranges.map(([s, e]) => [src, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW, dst, s, e]));
+  }
+
+  im2col(x: Float32Array, g: ConvGeometry, col: Float32Array): void {
+    const nx = g.N * g.C * g.H * g.W;
+    const ncol = g.N * g.OH * g.OW * g.C * g.KH * g.KW;
+    const px = this.addr(x, nx, true);
+    const pcol = this.addr(col, ncol, false);
+    try {
+      this.convCall('im2col', px, g, pcol);
+      if (pcol !== col.byteOffset || !this.owns(col)) this.copyOut(col, pcol, ncol);
+    } finally {
+      this.releaseTemps();
+    }
+  }
+
+  col2im(dcol: Float32Array, g: ConvGeometry, dx: Float32Array): void {
+    const nx = g.N * g.C * g.H * g.W;
+    const ncol = g.N * g.OH * g.OW * g.C * g.KH * g.KW;
+    const pcol = this.addr(dcol, ncol, true);
+    const px = this.addr(dx, nx, false);
+    try {
+      this.convCall('col2im', pcol, g, px);
+      if (px !== dx.byteOffset || !this.owns(dx)) this.copyOut(dx, px, nx);
+    } finally {
+      this.releaseTemps();
+    }
+  }
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled kernels module, or null when the build produced none (no assemblyscript at install). */
+export function kernelsModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    compiled = kernelsWasmBase64 === null ? null : new WebAssembly.Module(decodeBase64(kernelsWasmBase64));
+  }
+  return compiled;
+}
+
+/** True when the WebAssembly kernels were built and this runtime can run them (SIMD, shared memory). */
+export function wasmAvailable(): boolean {
+  try {
+    return kernelsModule() !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** A new backend with its own memory. Throws when the kernels are unavailable (see {@link wasmAvailable}). */
+export function createWasmBackend(): WasmBackend {
+  const m = kernelsModule();
+  if (!m) throw new Error('wasm-simd: the kernels were not built (run `npm run prepare`)');
+  return new WasmBackend(m);
+}
+
+let shared: WasmBackend | undefined;
+
+/** The process-wide WebAssembly backend (one memory, shared with the worker pool when threads are on). */
+export function wasmBackend(): WasmBackend {
+  shared ??= createWasmBackend();
+  return shared;
+}

@@ -1,0 +1,199 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { convGeometry, type ConvGeometry, type KernelBackend } from '../../../src/engine/kernels/backend.ts';
+import { referenceBackend } from '../../../src/engine/kernels/reference.ts';
+import { createWasmBackend, RangeAllocator, type WasmBackend } from '../../../src/engine/kernels/wasm/index.ts';
+import { KernelThreadPool } from '../../../src/parallel/pool.ts';
+
+// The fast kernels against the reference kernels on random shapes (odd sizes, strides, paddings,
+// channels), single-threaded and split over worker threads. Results must be close to the reference
+// (different summation order) and bit-identical between 1 and 2 threads.
+
+let seed = 12345;
+function rand(): number {
+  seed = (seed * 1664525 + 1013904223) >>> 0;
+  return seed / 2 ** 32;
+}
+function randInt(lo: number, hi: number): number {
+  return lo + Math.floor(rand() * (hi - lo + 1));
+}
+function fill(a: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1;
+  return a;
+}
+function expectClose(got: Float32Array, want: Float32Array, K: number): void {
+  expect(got.length).toBe(want.length);
+  // Float32 sums of K terms in a different order: error grows ~ √K·ε·|terms|.
+  const tol = 1e-5 * Math.max(1, K);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
+  expect(worst).toBeLessThan(tol);
+}
+
+interface GemmCase { tA: boolean; tB: boolean; M: number; N: number; K: number; beta: 0 | 1 }
+const gemmCases: GemmCase[] = [
+  { tA: false, tB: false, M: 1, N: 1, K: 1, beta: 0 },
+  { tA: false, tB: false, M: 100, N: 100, K: 784, beta: 0 },
+  { tA: true, tB: false, M: 25, N: 30, K: 577, beta: 1 },
+  { tA: false, tB: true, M: 30, N: 576, K: 25, beta: 0 },
+  { tA: true, tB: true, M: 13, N: 17, K: 300, beta: 1 },
+  { tA: false, tB: false, M: 131, N: 1030, K: 260, beta: 1 }, // crosses MC, NC and KC block edges
+];
+for (let i = 0; i < 24; i++) {
+  gemmCases.push({ tA: rand() < 0.5, tB: rand() < 0.5, M: randInt(1, 70), N: randInt(1, 70), K: randInt(1, 300), beta: rand() < 0.5 ? 0 : 1 });
+}
+
+function runGemm(be: KernelBackend, c: GemmCase, A: Float32Array, B: Float32Array, C0: Float32Array, inMemory: boolean): Float32Array {
+  const a = inMemory ? be.alloc(A.length) : new Float32Array(A.length);
+  const b = inMemory ? be.alloc(B.length) : new Float32Array(B.length);
+  const out = inMemory ? be.alloc(C0.length) : new Float32Array(C0.length);
+  a.set(A);
+  b.set(B);
+  out.set(C0);
+  be.gemm(c.tA, c.tB, c.M, c.N, c.K, a, b, out, c.beta);
+  const res = out.slice();
+  if (inMemory) for (const x of [a, b, out]) be.free(x);
+  return res;
+}
+
+interface ConvCase { N: number; C: number; H: number; W: number; KH: number; KW: number; SH: number; SW: number; PH: number; PW: number }
+const convCases: ConvCase[] = [
+  { N: 2, C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 0, PW: 0 },
+  { N: 3, C: 16, H: 14, W: 14, KH: 3, KW: 3, SH: 1, SW: 1, PH: 2, PW: 2 },
+  { N: 1, C: 3, H: 31, W: 31, KH: 11, KW: 11, SH: 4, SW: 4, PH: 0, PW: 0 },
+  { N: 2, C: 2, H: 7, W: 9, KH: 3, KW: 2, SH: 2, SW: 3, PH: 1, PW: 0 },
+];
+for (let i = 0; i < 12; i++) {
+  const KH = randInt(1, 5);
+  const KW = randInt(1, 6);
+  const PH = randInt(0, 2);
+  const PW = randInt(0, 2);
+  convCases.push({ N: randInt(1, 5), C: randInt(1, 4), H: randInt(KH, 12), W: randInt(KW, 13), KH, KW, SH: randInt(1, 3), SW: randInt(1, 3), PH, PW });
+}
+function geom(c: ConvCase): ConvGeometry {
+  return convGeometry(c.N, c.C, c.H, c.W, c.KH, c.KW, c.SH, c.SW, c.PH, c.PW);
+}
+
+describe('wasm-simd kernels against the reference', () => {
+  const wasm: WasmBackend = createWasmBackend();
+
+  it('gemm matches on every transposition case, in and out of wasm memory', () => {
+    for (const c of gemmCases) {
+      const A = fill(new Float32Array(c.M * c.K));
+      const B = fill(new Float32Array(c.K * c.N));
+      const C0 = fill(new Float32Array(c.M * c.N));
+      const want = C0.slice();
+      referenceBackend.gemm(c.tA, c.tB, c.M, c.N, c.K, A, B, want, c.beta);
+      expectClose(runGemm(wasm, c, A, B, C0, true), want, c.K);
+      expectClose(runGemm(wasm, c, A, B, C0, false), want, c.K);
+    }
+  });
+
+  it('gemm with beta 0 ignores NaN already in C', () => {
+    const A = fill(new Float32Array(6 * 5));
+    const B = fill(new Float32Array(5 * 7));
+    const C = wasm.alloc(6 * 7).fill(Number.NaN);
+    wasm.gemm(false, false, 6, 7, 5, A, B, C, 0);
+    const want = new Float32Array(42);
+    referenceBackend.gemm(false, false, 6, 7, 5, A, B, want, 0);
+    expectClose(C, want, 5);
+  });
+
+  it('im2col and col2im match, zero padding and overlaps included', () => {
+    for (const c of convCases) {
+      const g = geom(c);
+      const x = fill(new Float32Array(g.N * g.C * g.H * g.W));
+      const ncol = g.N * g.OH * g.OW * g.C * g.KH * g.KW;
+      const want = new Float32Array(ncol);
+      referenceBackend.im2col(x, g, want);
+      const col = wasm.alloc(ncol).fill(7);
+      const xm = wasm.alloc(x.length);
+      xm.set(x);
+      wasm.im2col(xm, g, col);
+      expect(col).toEqual(want);
+      const colOut = new Float32Array(ncol).fill(7);
+      wasm.im2col(x, g, colOut); // not in wasm memory: copied in and out
+      expect(colOut).toEqual(want);
+
+      const dcol = fill(new Float32Array(ncol));
+      const dxWant = new Float32Array(x.length).fill(3);
+      referenceBackend.col2im(dcol, g, dxWant);
+      const dx = new Float32Array(x.length).fill(3);
+      wasm.col2im(dcol, g, dx);
+      expectClose(dx, dxWant, c.KH * c.KW);
+      for (const a of [col, xm]) wasm.free(a);
+    }
+  });
+});
+
+describe('wasm-simd with worker threads', () => {
+  const single = createWasmBackend();
+  const threaded = createWasmBackend();
+  const pool = new KernelThreadPool(threaded, 2, 1000);
+  threaded.setRunner(pool);
+  afterAll(async () => {
+    threaded.setRunner(null);
+    await pool.close();
+  });
+
+  it('gemm is bit-identical with 1 and 2 threads on shapes large enough to be split', () => {
+    const cases: GemmCase[] = [
+      { tA: false, tB: false, M: 257, N: 65, K: 129, beta: 0 },
+      { tA: true, tB: false, M: 25, N: 300, K: 577, beta: 1 },
+      { tA: false, tB: true, M: 1000, N: 30, K: 75, beta: 0 },
+      { tA: true, tB: true, M: 101, N: 99, K: 333, beta: 1 },
+    ];
+    const before = pool.dispatches;
+    for (const c of cases) {
+      const A = fill(new Float32Array(c.M * c.K));
+      const B = fill(new Float32Array(c.K * c.N));
+      const C0 = fill(new Float32Array(c.M * c.N));
+      const one = runGemm(single, c, A, B, C0, true);
+      const two = runGemm(threaded, c, A, B, C0, true);
+      expect(two).toEqual(one);
+      const want = C0.slice();
+      referenceBackend.gemm(c.tA, c.tB, c.M, c.N, c.K, A, B, want, c.beta);
+      expectClose(two, want, c.K);
+    }
+    expect(pool.dispatches - before).toBe(cases.length);
+  });
+
+  it('im2col and col2im split over images give the reference result', () => {
+    const g = convGeometry(9, 8, 24, 23, 3, 3, 1, 1, 1, 1);
+    const before = pool.dispatches;
+    const x = fill(threaded.alloc(g.N * g.C * g.H * g.W));
+    const ncol = g.N * g.OH * g.OW * g.C * g.KH * g.KW;
+    const col = threaded.alloc(ncol);
+    threaded.im2col(x, g, col);
+    const want = new Float32Array(ncol);
+    referenceBackend.im2col(x, g, want);
+    expect(col).toEqual(want);
+    const dx = threaded.alloc(x.length);
+    threaded.col2im(col, g, dx);
+    const dxWant = new Float32Array(x.length);
+    referenceBackend.col2im(want, g, dxWant);
+    expectClose(dx, dxWant, 9);
+    expect(pool.dispatches - before).toBe(2); // both calls were really split
+  });
+});
+
+describe('RangeAllocator', () => {
+  it('reuses freed space best-fit and coalesces neighbours', () => {
+    let end = 0;
+    const a = new RangeAllocator(1000, (e) => {
+      end = Math.max(end, e);
+    });
+    const x = a.alloc(100);
+    const y = a.alloc(200);
+    const z = a.alloc(64);
+    expect(x % 64).toBe(0);
+    expect(y).toBeGreaterThanOrEqual(x + 100);
+    a.free(x);
+    a.free(y);
+    // x and y coalesced: a block of their combined size fits where they were.
+    expect(a.alloc(128 + 256)).toBe(x);
+    expect(a.free(12345)).toBe(false);
+    a.free(z);
+    expect(a.liveBytes).toBe(384);
+    expect(end).toBe(a.highWater);
+  });
+});
