@@ -20,20 +20,39 @@ export interface DatasetRefLike {
 export interface DatasetDescription {
   inputShape: number[];
   classes: number;
-  /** The most samples `ref.trainSize` may ask for. */
+  /** The default train size (a built-in's default; an upload's whole train split, also its maximum). */
   trainSize: number;
-  /** The most samples `ref.testSize` may ask for. */
+  /** The default test size (likewise). */
   testSize: number;
+  /** Samples available in all: a built-in's train + test sizes may add up to at most this. */
+  size: number;
   source: 'builtin' | 'upload';
 }
 
-/** Shape, classes and available sizes of a dataset, or null when the id is unknown. Reads only the meta. */
+/** Shape, classes and sizes of a dataset, or null when the id is unknown. Reads only the meta. */
 export async function describeDataset(redis: Redis, keys: Keys, ref: Pick<DatasetRefLike, 'id'>): Promise<DatasetDescription | null> {
   const builtin = builtinDatasets.find((d) => d.id === ref.id);
-  if (builtin) return { inputShape: [...builtin.inputShape], classes: builtin.classes, trainSize: builtin.trainSize, testSize: builtin.testSize, source: 'builtin' };
+  if (builtin) return { inputShape: [...builtin.inputShape], classes: builtin.classes, trainSize: builtin.trainSize, testSize: builtin.testSize, size: builtin.size, source: 'builtin' };
   const meta = await getDatasetMeta(redis, keys, ref.id);
   if (!meta) return null;
-  return { inputShape: [...meta.inputShape], classes: meta.classes, trainSize: meta.trainSize, testSize: meta.testSize, source: 'upload' };
+  return { inputShape: [...meta.inputShape], classes: meta.classes, trainSize: meta.trainSize, testSize: meta.testSize, size: meta.trainSize + meta.testSize, source: 'upload' };
+}
+
+/**
+ * Whether `ref.trainSize`/`ref.testSize` fit the described dataset: a built-in draws both from one pool of
+ * `size` samples; an upload's splits are fixed, so each must fit its own split. Problems use the job spec's
+ * paths (`dataset.trainSize`), for a 400 at submission.
+ */
+export function datasetRefProblems(desc: DatasetDescription, ref: DatasetRefLike): { path: string; message: string }[] {
+  const train = ref.trainSize ?? desc.trainSize;
+  const test = ref.testSize ?? desc.testSize;
+  if (desc.source === 'builtin') {
+    return train + test > desc.size ? [{ path: 'dataset.trainSize', message: `trainSize ${train} + testSize ${test} exceeds the ${desc.size} samples of dataset ${ref.id}` }] : [];
+  }
+  const out: { path: string; message: string }[] = [];
+  if (train > desc.trainSize) out.push({ path: 'dataset.trainSize', message: `${train} exceeds the ${desc.trainSize} train samples of dataset ${ref.id}` });
+  if (test > desc.testSize) out.push({ path: 'dataset.testSize', message: `${test} exceeds the ${desc.testSize} test samples of dataset ${ref.id}` });
+  return out;
 }
 
 /**
