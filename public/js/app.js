@@ -12,7 +12,9 @@ const $ = (id) => document.getElementById(id);
 
 function toast(message, kind = 'info') {
   const t = el('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
-  $('toasts').append(t);
+  const box = $('toasts');
+  box.append(t);
+  while (box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => t.classList.add('fade'), 4000);
   setTimeout(() => t.remove(), 4600);
 }
