@@ -37,10 +37,11 @@ describe('Dense', () => {
 });
 
 describe('Conv2d', () => {
+  interface ConvCase { filters: number; kernelSize: number | [number, number]; stride: number; padding: [number, number]; groups: number }
   it.each([
-    ['stride 2, padding 1', { filters: 3, kernelSize: 3, stride: 2, padding: 1 }, [2, 7, 7]],
-    ['groups 2, rectangular kernel', { filters: 4, kernelSize: [2, 3], padding: [0, 1], groups: 2 }, [4, 5, 5]],
-  ] as const)('matches a direct cross-correlation (%s)', (_t, opts, shape) => {
+    ['stride 2, padding 1', { filters: 3, kernelSize: 3, stride: 2, padding: [1, 1], groups: 1 }, [2, 7, 7]],
+    ['groups 2, rectangular kernel', { filters: 4, kernelSize: [2, 3], stride: 1, padding: [0, 1], groups: 2 }, [4, 5, 5]],
+  ] as [string, ConvCase, [number, number, number]][])('matches a direct cross-correlation (%s)', (_t, opts, shape) => {
     const conv = makeLayer({ type: 'conv2d', ...opts, biasInit: 0.25 }, [...shape]) as Conv2d;
     const [C, H, W] = shape;
     const N = 2;
@@ -48,9 +49,9 @@ describe('Conv2d', () => {
     const y = conv.forward(x, N, 'train');
     const [F, OH, OW] = conv.outputShape as [number, number, number];
     const [KH, KW] = conv.weight.shape.slice(2) as [number, number];
-    const G = 'groups' in opts ? opts.groups : 1;
-    const S = 'stride' in opts ? opts.stride : 1;
-    const [PH, PW] = typeof opts.padding === 'number' ? [opts.padding, opts.padding] : opts.padding;
+    const G = opts.groups;
+    const S = opts.stride;
+    const [PH, PW] = opts.padding;
     const Cg = C / G;
     const w = conv.weight.value;
     for (let n = 0; n < N; n++) {
