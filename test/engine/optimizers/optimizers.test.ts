@@ -103,14 +103,7 @@ describe('optimizers: the first two steps against hand-derived values', () => {
 });
 
 describe('optimizer state', () => {
-  it.each([
-    ['sgd', {}],
-    ['momentum', {}],
-    ['nesterov', {}],
-    ['adagrad', {}],
-    ['rmsprop', {}],
-    ['adam', {}],
-  ] as const)('%s: exporting after one step and importing into a fresh optimizer continues identically', (type) => {
+  it.each(['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'] as const)('%s: exporting after one step and importing into a fresh optimizer continues identically', (type) => {
     const spec = OptimizerSpecSchema.parse({ type });
     const a = createOptimizer(spec);
     const pa = param();
