@@ -91,8 +91,9 @@ function connectGlobal() {
   globalStream?.close();
   const live = $('live');
   globalStream = new LiveStream('/v1/stream', {
-    // Cursors on this stream belong to each job's own stream: resync with GET /v1/jobs after a drop instead.
-    resume: false,
+    // Cursors here are the global event stream's: resume after a drop, and resync the list with GET /v1/jobs too.
+    resume: true,
+    forgetCursorAfter: 4,
     onMessage: (msg) => store.apply(msg),
     onAuthError: () => askForKey('The live stream refused the API key.'),
     onState: (state) => {

@@ -203,7 +203,7 @@ export class JobDetail {
       frac = 1;
       text = `Completed ${doneEpochs} epoch${doneEpochs === 1 ? '' : 's'}`;
     } else if (TERMINAL.has(job.status)) {
-      frac = 0;
+      frac = epochs ? doneEpochs / epochs : 0; // how far it got
       text = `${job.status === 'cancelled' ? 'Cancelled' : 'Failed'} after ${doneEpochs} epoch${doneEpochs === 1 ? '' : 's'}`;
     } else if (this.live) {
       frac = this.live.batch / Math.max(1, this.live.batches);

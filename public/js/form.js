@@ -4,6 +4,9 @@
 import { ApiError, Datasets, Jobs } from './api.js';
 import { el } from './dom.js';
 
+/** Offered when `GET /v1/datasets` is unavailable (API.md: mnist and small synthetic sets are built in). */
+const BUILTIN_DATASETS = ['mnist', 'synthetic-blobs', 'synthetic-blobs-8', 'synthetic-spirals', 'synthetic-images'];
+
 const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, nesterov: 0.01, adagrad: 0.01, rmsprop: 0.01, adam: 0.001 };
 
 /** COURSE.md (a): the overfitting experiments users compare (mnist, 300 train samples, 1,000 iterations). */
@@ -248,7 +251,11 @@ export function setupJobForm(hooks) {
         );
         if (list.some((d) => d.id === current)) select.value = current;
       } catch (err) {
-        hooks.toast(`Could not load datasets: ${err.message}`, 'error');
+        // Keep the built-ins the page knows so that the form stays usable; say why in the console.
+        console.warn(`GET /v1/datasets failed (${err.message}); offering the built-in datasets only`);
+        if (select.options.length <= 1) {
+          select.replaceChildren(...BUILTIN_DATASETS.map((id) => el('option', { value: id }, id)));
+        }
       }
     },
   };

@@ -15,6 +15,7 @@ export class LiveStream {
    *   resume?: boolean,
    *   isFinal?: (msg: any) => boolean,
    *   reconnectAfterClose?: (event: CloseEvent) => boolean,
+   *   forgetCursorAfter?: number,
    * }} opts
    */
   constructor(path, opts) {
@@ -40,6 +41,8 @@ export class LiveStream {
   connect() {
     clearTimeout(this.timer);
     if (this.stopped) return;
+    // A cursor the server keeps refusing (e.g. a Redis that was reset) is dropped when the caller allows it.
+    if (this.opts.forgetCursorAfter && this.attempt >= this.opts.forgetCursorAfter) this.cursor = undefined;
     const params = this.opts.resume && this.cursor ? { from: this.cursor } : {};
     const url = wsUrl(this.path, params);
     this.urls.push(url);
