@@ -139,3 +139,25 @@ export function checkBatch(what: string, a: Float32Array, batch: number, perSamp
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${what}: batch must be a positive integer, got ${batch}`);
   if (a.length < batch * perSample) throw new RangeError(`${what}: expected ${batch}×${perSample} values, got ${a.length}`);
 }
+
+/**
+ * Cached equal-sized consecutive views `src[i·stride … (i+1)·stride)` of a buffer. Rebuilt only when the
+ * buffer (identity) or stride changes or more views are needed, so per-sample kernel calls on the layer's
+ * own buffers create no view objects per batch (`subarray` allocates, and is slow in V8).
+ */
+export class Views {
+  private src: Float32Array | null = null;
+  private stride = 0;
+  private list: Float32Array[] = [];
+
+  /** At least `count` views of `stride` elements each; use the first `count`. */
+  of(src: Float32Array, count: number, stride: number): readonly Float32Array[] {
+    if (src !== this.src || stride !== this.stride || this.list.length < count) {
+      this.src = src;
+      this.stride = stride;
+      if (src.length < count * stride) throw new RangeError(`Views: buffer of ${src.length} cannot hold ${count} views of ${stride}`);
+      this.list = Array.from({ length: count }, (_, i) => src.subarray(i * stride, (i + 1) * stride));
+    }
+    return this.list;
+  }
+}

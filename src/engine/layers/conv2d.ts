@@ -3,7 +3,7 @@ import { addChannelBias, sumChannels } from '../kernels/elementwise.ts';
 import type { Conv2dSpec } from '../spec/layer-spec.ts';
 import {
   checkBatch, ctxBackend, fillNormal, fmtShape, GrowBuffer, initStd, type LayerContext, type LayerInfo, makeParam,
-  pair, ShapeProblem, sizeOf,
+  pair, ShapeProblem, sizeOf, Views,
 } from './common.ts';
 import type { Layer, Mode, Param, Shape } from './layer.ts';
 
@@ -42,6 +42,14 @@ export class Conv2d implements Layer {
   private readonly out: GrowBuffer;
   private readonly dx: GrowBuffer;
   private batch = 0;
+  // Per-(sample, group) views: x, col, y, dout, dx blocks and per-group W, dW (see Views).
+  private readonly xV = new Views();
+  private readonly colV = new Views();
+  private readonly yV = new Views();
+  private readonly doutV = new Views();
+  private readonly dxV = new Views();
+  private readonly wV = new Views();
+  private readonly dwV = new Views();
 
   /** Output `[F, OH, OW]`; params `weight` [F, C/G, KH, KW] and `bias` [F]. Throws ShapeProblem. */
   static describe(spec: Conv2dSpec, inputShape: Shape): LayerInfo {
@@ -101,16 +109,15 @@ export class Conv2d implements Layer {
     const Kg = Cg * KH * KW;
     const col = this.col.get(batch * this.G * P * Kg);
     const y = this.out.get(batch * this.F * P);
-    const w = this.weight.value;
-    for (let n = 0; n < batch; n++) {
-      for (let gi = 0; gi < this.G; gi++) {
-        const colNg = col.subarray((n * this.G + gi) * P * Kg, (n * this.G + gi + 1) * P * Kg);
-        const xNg = x.subarray(n * inSize + gi * Cg * H * W, n * inSize + (gi + 1) * Cg * H * W);
-        this.be.im2col(xNg, this.g1, colNg);
-        const wG = w.subarray(gi * Fg * Kg, (gi + 1) * Fg * Kg);
-        const yNg = y.subarray((n * this.F + gi * Fg) * P, (n * this.F + (gi + 1) * Fg) * P);
-        this.be.gemm(false, true, Fg, P, Kg, wG, colNg, yNg, 0);
-      }
+    // Block b = n·G + g: x[n, group g] (Cg·H·W), col_ng (P·Kg), y[n, group g] (Fg·P) are consecutive blocks.
+    const B = batch * this.G;
+    const xs = this.xV.of(x, B, Cg * H * W);
+    const cols = this.colV.of(col, B, P * Kg);
+    const ys = this.yV.of(y, B, Fg * P);
+    const ws = this.wV.of(this.weight.value, this.G, Fg * Kg);
+    for (let b = 0; b < B; b++) {
+      this.be.im2col(xs[b], this.g1, cols[b]);
+      this.be.gemm(false, true, Fg, P, Kg, ws[b % this.G], cols[b], ys[b], 0);
     }
     if (this.bias) addChannelBias(y, this.bias.value, batch, this.F, P);
     this.batch = batch;
@@ -130,21 +137,20 @@ export class Conv2d implements Layer {
     const col = this.col.get(batch * this.G * P * Kg);
     const dx = this.dx.get(batch * inSize);
     const dcol = this.dcol.get(P * Kg);
-    const w = this.weight.value;
-    const dw = this.weight.grad;
     if (this.bias) sumChannels(dout, batch, this.F, P, this.bias.grad);
-    for (let n = 0; n < batch; n++) {
-      for (let gi = 0; gi < this.G; gi++) {
-        const colNg = col.subarray((n * this.G + gi) * P * Kg, (n * this.G + gi + 1) * P * Kg);
-        const dNg = dout.subarray((n * this.F + gi * Fg) * P, (n * this.F + (gi + 1) * Fg) * P);
-        const dwG = dw.subarray(gi * Fg * Kg, (gi + 1) * Fg * Kg);
-        this.be.gemm(false, false, Fg, Kg, P, dNg, colNg, dwG, n === 0 ? 0 : 1);
-        if (this.computeInputGrad) {
-          const wG = w.subarray(gi * Fg * Kg, (gi + 1) * Fg * Kg);
-          this.be.gemm(true, false, P, Kg, Fg, dNg, wG, dcol, 0);
-          const dxNg = dx.subarray(n * inSize + gi * Cg * H * W, n * inSize + (gi + 1) * Cg * H * W);
-          this.be.col2im(dcol, this.g1, dxNg);
-        }
+    const B = batch * this.G;
+    const cols = this.colV.of(col, B, P * Kg);
+    const douts = this.doutV.of(dout, B, Fg * P);
+    const dxs = this.dxV.of(dx, B, Cg * H * W);
+    const ws = this.wV.of(this.weight.value, this.G, Fg * Kg);
+    const dws = this.dwV.of(this.weight.grad, this.G, Fg * Kg);
+    for (let b = 0; b < B; b++) {
+      const gi = b % this.G;
+      // dW_g = Σ_n dout_ng · col_ng: the first sample overwrites, the others accumulate (beta 1).
+      this.be.gemm(false, false, Fg, Kg, P, douts[b], cols[b], dws[gi], b < this.G ? 0 : 1);
+      if (this.computeInputGrad) {
+        this.be.gemm(true, false, P, Kg, Fg, douts[b], ws[gi], dcol, 0);
+        this.be.col2im(dcol, this.g1, dxs[b]);
       }
     }
     return dx;
