@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobSpecSchema, type JobSpec, type JobSpecInput } from '../../src/contracts/job-spec.ts';
 import { TRAINING_QUEUE, TRAIN_JOB } from '../../src/queue/names.ts';
+import { createRedis } from '../../src/redis/connection.ts';
 import { addEventTo } from '../../src/redis/events.ts';
 import { setStatusTo } from '../../src/redis/job-status.ts';
 import type { Keys } from '../../src/redis/keys.ts';
@@ -43,13 +44,27 @@ export async function createJobRecord(redis: Redis, keys: Keys, jobId: string, s
   await tx.exec();
 }
 
-export function trainingQueue(url: string, keys: Keys): Queue {
-  return new Queue(TRAINING_QUEUE, { connection: { url, maxRetriesPerRequest: null }, prefix: keys.bullPrefix });
+/** A BullMQ queue on the training queue name; `close()` closes the queue and quits its connection. */
+export function trainingQueue(url: string, keys: Keys): { queue: Queue; close(): Promise<void> } {
+  const connection = createRedis(url, 'blocking');
+  const queue = new Queue(TRAINING_QUEUE, { connection, prefix: keys.bullPrefix });
+  return {
+    queue,
+    async close() {
+      await queue.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
 }
 
-export async function submit(redis: Redis, queue: Queue, keys: Keys, jobId: string, spec: JobSpec, data?: unknown): Promise<void> {
+export async function submit(redis: Redis, queue: Queue, keys: Keys, jobId: string, spec: JobSpec, opts: { data?: unknown; removeOnComplete?: boolean } = {}): Promise<void> {
   await createJobRecord(redis, keys, jobId, spec);
-  await queue.add(TRAIN_JOB, data ?? { jobId, spec }, { jobId, attempts: 3, removeOnComplete: true });
+  await queue.add(TRAIN_JOB, opts.data ?? { jobId, spec }, { jobId, attempts: 3, removeOnComplete: opts.removeOnComplete ?? false });
+}
+
+/** The epoch numbers of the job's stream, in stream order. */
+export async function streamEpochs(redis: Redis, keys: Keys, jobId: string): Promise<number[]> {
+  return (await jobEvents(redis, keys, jobId)).filter((e) => e.m.type === 'epoch').map((e) => e.m.epoch as number);
 }
 
 /** Every message of a job's stream, parsed, with its entry id. */

@@ -1,0 +1,92 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../../src/redis/connection.ts';
+import { createKeys } from '../../src/redis/keys.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { jobEvents, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
+
+// Two real worker processes per test; LOCK_DURATION_MS = STALLED_INTERVAL_MS = 2000 (worker-fixtures.ts), so a
+// killed worker's job is taken up again within a few seconds.
+let server: TestRedis;
+let redis: Redis;
+let workers: WorkerProcess[] = [];
+let queues: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = createRedis(server.url);
+}, 20_000);
+
+afterEach(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await Promise.all(queues.map((q) => q.close()));
+  workers = [];
+  queues = [];
+}, 20_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+}, 20_000);
+
+async function setup(prefix: string): Promise<{ keys: ReturnType<typeof createKeys>; queue: Queue; spawn(): Promise<WorkerProcess> }> {
+  const keys = createKeys(`${prefix}${process.pid}`);
+  const q = trainingQueue(server.url, keys);
+  queues.push(q);
+  return {
+    keys,
+    queue: q.queue,
+    async spawn() {
+      const w = startWorker({ REDIS_URL: server.url, KEIKO_PREFIX: keys.prefix, SHUTDOWN_GRACE_MS: '8000' });
+      workers.push(w);
+      await waitFor('worker ready', async () => w.output().includes('worker ready'), 20_000);
+      return w;
+    },
+  };
+}
+
+const EPOCHS = 5;
+
+describe('training worker recovery', () => {
+  it('resumes a job from its checkpoint on a second worker after kill -9, no epoch lost or repeated', async () => {
+    const { keys, queue, spawn } = await setup('k9');
+    const a = await spawn();
+    await submit(redis, queue, keys, 'job', smallSpec(EPOCHS, 40));
+    await waitFor('epoch 2 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 2, 40_000, 50);
+    a.proc.kill('SIGKILL');
+    expect(await a.exited).toBe('SIGKILL');
+    const killedAt = Number(await redis.hget(keys.job('job'), 'epoch'));
+    expect(killedAt).toBeLessThan(EPOCHS);
+
+    const b = await spawn();
+    await waitFor('completed', async () => (await redis.hget(keys.job('job'), 'status')) === 'completed', 50_000);
+    const epochs = await streamEpochs(redis, keys, 'job');
+    expect(epochs).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
+    expect(await redis.hget(keys.job('job'), 'attempts')).toBe('2');
+    expect(b.output()).toMatch(new RegExp(`"fromEpoch":${killedAt}[,}]`));
+    const logs = (await jobEvents(redis, keys, 'job')).filter((e) => e.m.type === 'log').map((e) => e.m.message);
+    expect(logs).toContain(`attempt 2 resumes from the checkpoint of epoch ${killedAt}`);
+  }, 60_000);
+
+  it('on SIGTERM stops the running job after its epoch, exits, and the job resumes on another worker', async () => {
+    const { keys, queue, spawn } = await setup('term');
+    const a = await spawn();
+    await submit(redis, queue, keys, 'job', smallSpec(EPOCHS, 40));
+    await waitFor('epoch 1 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 1, 40_000, 50);
+    const b = await spawn();
+    a.proc.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(a.output()).toContain('shutdown: job returned to the queue');
+    const stoppedAt = Number(/"epoch":(\d+),"msg":"shutdown: job returned to the queue"/.exec(a.output())?.[1]);
+    expect(stoppedAt).toBeGreaterThanOrEqual(1);
+
+    await waitFor('completed', async () => (await redis.hget(keys.job('job'), 'status')) === 'completed', 50_000);
+    expect(await streamEpochs(redis, keys, 'job')).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
+    expect(b.output()).toMatch(new RegExp(`"fromEpoch":${stoppedAt}[,}]`));
+    const statuses = (await jobEvents(redis, keys, 'job')).filter((e) => e.m.type === 'status').map((e) => e.m.status);
+    expect(statuses).toEqual(['queued', 'active', 'queued', 'active', 'completed']);
+    // The shutdown did not consume a BullMQ attempt: only the completing attempt counts.
+    expect((await queue.getJob('job'))?.attemptsMade).toBe(1);
+  }, 60_000);
+});
