@@ -44,6 +44,11 @@ const syncKeyButton = () => {
 syncKeyButton();
 let askedForKey = false;
 onUnauthorized((problem) => {
+  // No point hammering the streams without a key: they restart when one is saved.
+  if (globalStream && globalStream.state !== 'closed') {
+    globalStream.close();
+    $('live').textContent = 'key needed';
+  }
   if (askedForKey) return;
   askedForKey = true;
   askForKey(`The service asks for an API key (${problem?.detail || problem?.title || 'unauthorized'}). It is kept in this browser's localStorage.`);
