@@ -44,13 +44,15 @@ export function toAppError(err: unknown, bodyLimit: number): AppError | null {
       return new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'send the body as application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ValidationError([{ path: '', message: 'the body is empty' }], 'a JSON body is required');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError(400, 'INVALID_JSON', 'Invalid JSON', `the body is not valid JSON: ${err.message}`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError(400, 'BAD_REQUEST', 'Bad request', fe.message);
     case 'FST_ERR_VALIDATION':
       // Only reached by a non-zod schema's validator (our compiler throws ValidationError itself).
       return new ValidationError([{ path: fe.validationContext ?? '', message: fe.message }]);
   }
-  if (err instanceof SyntaxError && (fe.statusCode === 400 || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY')) {
+  if (err instanceof SyntaxError && fe.statusCode === 400) {
     return new AppError(400, 'INVALID_JSON', 'Invalid JSON', `the body is not valid JSON: ${err.message}`);
   }
   if (isRedisUnavailable(err)) return new AppError(503, 'REDIS_UNAVAILABLE', 'Service unavailable', 'Redis is unreachable; try again shortly', [], { 'retry-after': '1' });
