@@ -230,8 +230,13 @@ export function setupJobForm(hooks) {
     if (!(err instanceof ApiError) || err.errors.length === 0) return;
     textarea.setAttribute('aria-invalid', 'true');
     for (const issue of err.errors) jsonErrors.append(el('li', { 'data-path': issue.path }, el('code', {}, issue.path || '(spec)'), ' ', issue.message));
-    // The general box would repeat the list: keep only its summary line.
-    jsonForm.querySelector('.form-errors ul')?.remove();
+    // The general box would repeat the list: keep only a summary line.
+    const general = jsonForm.querySelector('.form-errors');
+    if (general) {
+      const n = err.errors.length;
+      general.replaceChildren(el('strong', {}, err.problem.title || 'Invalid spec'), ` — ${n} field${n === 1 ? '' : 's'} to fix, listed below the editor.`);
+      general.hidden = false;
+    }
   }
 
   return {
