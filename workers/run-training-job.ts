@@ -186,7 +186,8 @@ async function conclude(
   if (why === Control.Lost) throw new Error(`job ${jobId}: a newer attempt owns it; this one stopped without writing`);
   const stopped = outcome.type === 'done' && outcome.status === 'aborted';
   if (why === Control.Cancel && (stopped || outcome.type === 'error')) {
-    await finish(conn, keys, jobId, owner, { status: 'cancelled' });
+    // The same `error` as a job cancelled while queued (the API's job store), so clients see one shape.
+    await finish(conn, keys, jobId, owner, { status: 'cancelled', error: { code: 'CANCELLED', message: `cancelled while running, after epoch ${committed}` } });
     log.info({ epoch: committed }, 'cancelled');
     throw new UnrecoverableError('cancelled');
   }

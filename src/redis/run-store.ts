@@ -89,7 +89,7 @@ export async function markActive(conn: Redis, keys: Keys, jobId: string): Promis
     const at = now();
     const tx = conn.multi();
     if ((await conn.exists(keys.jobCancel(jobId))) === 1) {
-      queueFinish(tx, keys, jobId, created, { status: 'cancelled' }, at);
+      queueFinish(tx, keys, jobId, created, { status: 'cancelled', error: { code: 'CANCELLED', message: 'cancelled before it started' } }, at);
       return { tx, result: { kind: 'cancelled' } };
     }
     const owner = randomUUID();
@@ -146,15 +146,16 @@ export async function loadCheckpoint(conn: Redis, keys: Keys, jobId: string): Pr
 export type FinalOutcome =
   | { status: 'completed'; modelId: string }
   | { status: 'failed'; error: { code: string; message: string } }
-  | { status: 'cancelled' };
+  | { status: 'cancelled'; error?: { code: string; message: string } };
 
 function queueFinish(tx: ChainableCommander, keys: Keys, jobId: string, created: number, outcome: FinalOutcome, at: string): void {
   const fields: Record<string, string> = { finishedAt: at };
   if (outcome.status === 'completed') fields.modelId = outcome.modelId;
-  if (outcome.status === 'failed') fields.error = JSON.stringify(outcome.error);
+  const err = outcome.status === 'completed' ? undefined : outcome.error;
+  if (err) fields.error = JSON.stringify(err);
   setStatusTo(tx, keys, jobId, outcome.status, created, fields);
   tx.hdel(keys.job(jobId), 'owner');
-  const error = outcome.status === 'failed' ? { error: outcome.error } : {};
+  const error = err ? { error: err } : {};
   addEventTo(tx, keys, { type: 'status', jobId, status: outcome.status, at, ...error });
   addEventTo(tx, keys, { type: 'done', jobId, status: outcome.status, ...(outcome.status === 'completed' ? { modelId: outcome.modelId } : {}), ...error });
   tx.del(keys.jobCheckpoint(jobId), keys.jobCancel(jobId));

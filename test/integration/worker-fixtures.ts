@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobSpecSchema, type JobSpec, type JobSpecInput } from '../../src/contracts/job-spec.ts';
-import { TRAINING_QUEUE, TRAIN_JOB } from '../../src/queue/names.ts';
+import { TRAIN_JOB, type TrainingJobData } from '../../src/queue/names.ts';
+import { createTrainingQueue, trainingJobOptions, type TrainingQueue } from '../../src/queue/training-queue.ts';
 import { createRedis } from '../../src/redis/connection.ts';
-import { addEventTo } from '../../src/redis/events.ts';
-import { setStatusTo } from '../../src/redis/job-status.ts';
+import { createJob } from '../../src/redis/job-store.ts';
 import type { Keys } from '../../src/redis/keys.ts';
 
 /**
- * Test fixtures for worker processes: a job record written with the same helpers the API's job store uses
- * (hash + indexes + `status` event), enqueued on a BullMQ queue with the job id as BullMQ id, and worker
+ * Test fixtures for worker processes: jobs submitted through the API's own job store and queue, and worker
  * processes started as real child processes (`tsx workers/training-worker.ts`).
  */
 
@@ -26,40 +25,30 @@ export function smallSpec(epochs: number, iterations = 150): JobSpec {
   return JobSpecSchema.parse(input);
 }
 
-export async function createJobRecord(redis: Redis, keys: Keys, jobId: string, spec: JobSpec): Promise<void> {
-  const createdAt = new Date();
-  const tx = redis.multi();
-  tx.hset(keys.job(jobId), {
-    id: jobId,
-    spec: JSON.stringify(spec),
-    ...(spec.name ? { name: spec.name } : {}),
-    createdAt: createdAt.toISOString(),
-    epoch: '0',
-    epochs: String(spec.training.epochs),
-    attempts: '0',
-  });
-  tx.zadd(keys.jobs, createdAt.getTime(), jobId);
-  setStatusTo(tx, keys, jobId, 'queued', createdAt.getTime());
-  addEventTo(tx, keys, { type: 'status', jobId, status: 'queued', at: createdAt.toISOString() });
-  await tx.exec();
+/**
+ * Submit a job the way the API does: the record through its job store (`createJob`), the BullMQ job through its
+ * training queue (job id = BullMQ id, JOB_ATTEMPTS attempts). `data` replaces the payload (a corrupt one) and is
+ * then added with the raw BullMQ queue, since the API's queue refuses to enqueue it.
+ */
+export async function submit(redis: Redis, tq: TrainingQueue, keys: Keys, jobId: string, spec: JobSpec, opts: { data?: unknown } = {}): Promise<void> {
+  await createJob(redis, keys, { id: jobId, spec });
+  if (opts.data === undefined) await tq.enqueue({ jobId, spec });
+  else await tq.bull?.add(TRAIN_JOB, opts.data as TrainingJobData, trainingJobOptions({ JOB_ATTEMPTS: 3 }, jobId));
 }
 
-/** A BullMQ queue on the training queue name; `close()` closes the queue and quits its connection. */
-export function trainingQueue(url: string, keys: Keys): { queue: Queue; close(): Promise<void> } {
+/** The API's training queue on its own connection; `close()` closes both. */
+export function trainingQueue(url: string, keys: Keys): { tq: TrainingQueue; queue: Queue; close(): Promise<void> } {
   const connection = createRedis(url, 'blocking');
-  const queue = new Queue(TRAINING_QUEUE, { connection, prefix: keys.bullPrefix });
+  const tq = createTrainingQueue(connection, keys, { JOB_ATTEMPTS: 3 });
+  if (!tq.bull) throw new Error('the training queue has no BullMQ queue');
   return {
-    queue,
+    tq,
+    queue: tq.bull,
     async close() {
-      await queue.close();
+      await tq.close();
       await connection.quit().catch(() => connection.disconnect());
     },
   };
-}
-
-export async function submit(redis: Redis, queue: Queue, keys: Keys, jobId: string, spec: JobSpec, opts: { data?: unknown; removeOnComplete?: boolean } = {}): Promise<void> {
-  await createJobRecord(redis, keys, jobId, spec);
-  await queue.add(TRAIN_JOB, opts.data ?? { jobId, spec }, { jobId, attempts: 3, removeOnComplete: opts.removeOnComplete ?? false });
 }
 
 /** The epoch numbers of the job's stream, in stream order. */

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/redis/connection.ts';
+import type { TrainingQueue } from '../../src/queue/training-queue.ts';
 import { createKeys } from '../../src/redis/keys.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { jobEvents, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
@@ -30,12 +31,13 @@ afterAll(async () => {
   await server?.stop();
 }, 20_000);
 
-async function setup(prefix: string): Promise<{ keys: ReturnType<typeof createKeys>; queue: Queue; spawn(): Promise<WorkerProcess> }> {
+async function setup(prefix: string): Promise<{ keys: ReturnType<typeof createKeys>; tq: TrainingQueue; queue: Queue; spawn(): Promise<WorkerProcess> }> {
   const keys = createKeys(`${prefix}${process.pid}`);
   const q = trainingQueue(server.url, keys);
   queues.push(q);
   return {
     keys,
+    tq: q.tq,
     queue: q.queue,
     async spawn() {
       const w = startWorker({ REDIS_URL: server.url, KEIKO_PREFIX: keys.prefix, SHUTDOWN_GRACE_MS: '8000' });
@@ -50,9 +52,9 @@ const EPOCHS = 5;
 
 describe('training worker recovery', () => {
   it('resumes a job from its checkpoint on a second worker after kill -9, no epoch lost or repeated', async () => {
-    const { keys, queue, spawn } = await setup('k9');
+    const { keys, tq, queue, spawn } = await setup('k9');
     const a = await spawn();
-    await submit(redis, queue, keys, 'job', smallSpec(EPOCHS, 40));
+    await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, 40));
     await waitFor('epoch 2 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 2, 40_000, 50);
     a.proc.kill('SIGKILL');
     expect(await a.exited).toBe('SIGKILL');
@@ -70,9 +72,9 @@ describe('training worker recovery', () => {
   }, 60_000);
 
   it('on SIGTERM stops the running job after its epoch, exits, and the job resumes on another worker', async () => {
-    const { keys, queue, spawn } = await setup('term');
+    const { keys, tq, queue, spawn } = await setup('term');
     const a = await spawn();
-    await submit(redis, queue, keys, 'job', smallSpec(EPOCHS, 40));
+    await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, 40));
     await waitFor('epoch 1 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 1, 40_000, 50);
     const b = await spawn();
     a.proc.kill('SIGTERM');

@@ -2,6 +2,8 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/redis/connection.ts';
+import type { TrainingQueue } from '../../src/queue/training-queue.ts';
+import { requestCancel } from '../../src/redis/job-store.ts';
 import { createKeys } from '../../src/redis/keys.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { jobEvents, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
@@ -11,6 +13,7 @@ const keys = createKeys(`wk${process.pid}`);
 let server: TestRedis;
 let redis: Redis;
 let queue: Queue;
+let tq: TrainingQueue;
 let closeQueue: (() => Promise<void>) | undefined;
 let worker: WorkerProcess;
 
@@ -19,7 +22,7 @@ const status = async (id: string) => redis.hget(keys.job(id), 'status');
 beforeAll(async () => {
   server = await startRedis();
   redis = createRedis(server.url);
-  ({ queue, close: closeQueue } = trainingQueue(server.url, keys));
+  ({ tq, queue, close: closeQueue } = trainingQueue(server.url, keys));
   worker = startWorker({ REDIS_URL: server.url, KEIKO_PREFIX: keys.prefix });
   await waitFor('worker ready', async () => worker.output().includes('worker ready'), 20_000);
 }, 30_000);
@@ -33,7 +36,7 @@ afterAll(async () => {
 
 describe('training worker', () => {
   it('runs a job to completed, each epoch once in its stream, and stores its model', async () => {
-    await submit(redis, queue, keys, 'ok', smallSpec(3, 40));
+    await submit(redis, tq, keys, 'ok', smallSpec(3, 40));
     await waitFor('completed', async () => (await status('ok')) === 'completed', 45_000);
     expect(await streamEpochs(redis, keys, 'ok')).toEqual([1, 2, 3]);
     const job = await redis.hgetall(keys.job('ok'));
@@ -48,7 +51,7 @@ describe('training worker', () => {
   }, 60_000);
 
   it('fails a job whose data does not parse, without retrying it', async () => {
-    await submit(redis, queue, keys, 'bad', smallSpec(1, 5), { data: { jobId: 'bad', spec: { dataset: 'nope' } } });
+    await submit(redis, tq, keys, 'bad', smallSpec(1, 5), { data: { jobId: 'bad', spec: { dataset: 'nope' } } });
     await waitFor('failed', async () => (await status('bad')) === 'failed', 20_000);
     const error = JSON.parse((await redis.hget(keys.job('bad'), 'error')) ?? '{}') as { code?: string; message?: string };
     expect(error.code).toBe('INVALID_JOB_DATA');
@@ -62,7 +65,7 @@ describe('training worker', () => {
   it('fails a job whose dataset does not exist with a clear error, without retrying it', async () => {
     const spec = smallSpec(1, 5);
     spec.dataset.id = 'no-such-dataset';
-    await submit(redis, queue, keys, 'nodata', spec);
+    await submit(redis, tq, keys, 'nodata', spec);
     await waitFor('failed', async () => (await status('nodata')) === 'failed', 20_000);
     const error = JSON.parse((await redis.hget(keys.job('nodata'), 'error')) ?? '{}') as { code?: string; message?: string };
     expect(error).toMatchObject({ code: 'DATASET_NOT_FOUND' });
@@ -71,12 +74,11 @@ describe('training worker', () => {
   }, 30_000);
 
   it('cancels a running job at a batch boundary: its thread ends, the job ends cancelled and is not retried', async () => {
-    await submit(redis, queue, keys, 'cx', smallSpec(50, 40));
+    await submit(redis, tq, keys, 'cx', smallSpec(50, 40));
     await waitFor('first epoch', async () => Number(await redis.hget(keys.job('cx'), 'epoch')) >= 1, 30_000);
     const before = worker.output().length;
     // What the API does for a running job: the flag (checked at start and polled) and the pub/sub message.
-    await redis.set(keys.jobCancel('cx'), '1');
-    await redis.publish(keys.cancel, 'cx');
+    await requestCancel(redis, keys, 'cx');
     await waitFor('cancelled', async () => (await status('cx')) === 'cancelled', 15_000);
     const after = worker.output().slice(before);
     expect(after).toMatch(/"jobId":"cx".*"msg":"training thread ended"/);
@@ -85,7 +87,7 @@ describe('training worker', () => {
     expect(await bull?.getState()).toBe('failed');
     expect(bull?.attemptsMade).toBe(1);
     const events = await jobEvents(redis, keys, 'cx');
-    expect(events.at(-1)?.m).toMatchObject({ type: 'done', status: 'cancelled' });
+    expect(events.at(-1)?.m).toMatchObject({ type: 'done', status: 'cancelled', error: { code: 'CANCELLED' } });
     expect(await redis.exists(keys.jobCheckpoint('cx'), keys.jobCancel('cx'))).toBe(0);
     // Not retried: a while later it is still cancelled, with one attempt, and the worker lives on.
     await new Promise((r) => setTimeout(r, 2500));
