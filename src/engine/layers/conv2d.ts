@@ -34,6 +34,7 @@ export class Conv2d implements Layer {
   private readonly be: KernelBackend;
   /** Geometry of one sample and one group (N = 1, C = C/G). */
   private readonly g1: ConvGeometry;
+  private gN: ConvGeometry;
   private readonly C: number;
   private readonly F: number;
   private readonly G: number;
@@ -87,6 +88,7 @@ export class Conv2d implements Layer {
     this.F = spec.filters;
     this.G = spec.groups;
     this.g1 = convGeometry(1, C / this.G, H, W, KH, KW, SH, SW, PH, PW);
+    this.gN = this.g1;
     const wShape = info.params[0].shape;
     this.weight = makeParam(this.be, 'weight', wShape, true);
     fillNormal(this.weight.value, initStd(spec.weightInit ?? ctx.weightInit, sizeOf(wShape.slice(1))), ctx.rng);
@@ -111,12 +113,17 @@ export class Conv2d implements Layer {
     const y = this.out.get(batch * this.F * P);
     // Block b = n·G + g: x[n, group g] (Cg·H·W), col_ng (P·Kg), y[n, group g] (Fg·P) are consecutive blocks.
     const B = batch * this.G;
-    const xs = this.xV.of(x, B, Cg * H * W);
     const cols = this.colV.of(col, B, P * Kg);
     const ys = this.yV.of(y, B, Fg * P);
     const ws = this.wV.of(this.weight.value, this.G, Fg * Kg);
+    // NOTE: with one group, im2col of the whole batch has exactly the per-sample blocks' layout (rows by
+    // image first), and one call lets a threaded backend split it over images.
+    if (this.G === 1) this.be.im2col(x, this.geometry(batch), col);
+    else {
+      const xs = this.xV.of(x, B, Cg * H * W);
+      for (let b = 0; b < B; b++) this.be.im2col(xs[b], this.g1, cols[b]);
+    }
     for (let b = 0; b < B; b++) {
-      this.be.im2col(xs[b], this.g1, cols[b]);
       this.be.gemm(false, true, Fg, P, Kg, ws[b % this.G], cols[b], ys[b], 0);
     }
     if (this.bias) addChannelBias(y, this.bias.value, batch, this.F, P);
@@ -154,6 +161,12 @@ export class Conv2d implements Layer {
       }
     }
     return dx;
+  }
+
+  /** g1 for the whole batch (one group only), cached so that a fixed batch size allocates nothing. */
+  private geometry(batch: number): ConvGeometry {
+    if (this.gN.N !== batch) this.gN = { ...this.g1, N: batch };
+    return this.gN;
   }
 
   params(): readonly Param[] {
