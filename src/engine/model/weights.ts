@@ -40,6 +40,7 @@ export function getWeights(model: Sequential): NamedTensor[] {
 export function setWeights(model: Sequential, tensors: NamedTensor[]): void {
   const want = modelTensors(model);
   const byName = new Map<string, NamedTensor>();
+  const matched: Float32Array[] = [];
   for (const t of tensors) {
     if (byName.has(t.name)) throw new SpecError(`tensor ${t.name} is given twice`, ['weights', t.name], 'WEIGHTS_MISMATCH');
     byName.set(t.name, t);
@@ -50,9 +51,10 @@ export function setWeights(model: Sequential, tensors: NamedTensor[]): void {
     const sameShape = t.shape.length === w.shape.length && t.shape.every((d, i) => d === w.shape[i]);
     if (!sameShape) throw new SpecError(`tensor ${w.name} has shape [${t.shape.join(', ')}], expected [${w.shape.join(', ')}]`, ['weights', w.name], 'WEIGHTS_MISMATCH');
     if (t.data.length !== sizeOf(w.shape)) throw new SpecError(`tensor ${w.name} has ${t.data.length} values, expected ${sizeOf(w.shape)}`, ['weights', w.name], 'WEIGHTS_MISMATCH');
+    matched.push(t.data);
     byName.delete(w.name);
   }
   const extra = byName.keys().next();
   if (!extra.done) throw new SpecError(`tensor ${extra.value} is not part of this model`, ['weights', extra.value], 'WEIGHTS_MISMATCH');
-  for (const w of want) w.value.set(tensors.find((t) => t.name === w.name)!.data);
+  want.forEach((w, i) => w.value.set(matched[i]));
 }
