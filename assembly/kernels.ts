@@ -292,3 +292,178 @@ export function col2im(dcol: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Elementwise and per-channel kernels (same semantics as src/engine/kernels/elementwise.ts and pool.ts).
+// Ranges [i0, i1) are element indices (multiples of 4 except at the end) or, for per-channel kernels,
+// channel / plane / image ranges, so that threads split outputs, never a sum.
+
+/** y[i] = max(x[i], 0) for i in [i0, i1): ½(x + |x|) as the reference (NaN stays NaN, −0 → +0). */
+export function reluForward(x: usize, y: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  const z = f32x4.splat(0);
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    // wasm's f32x4.max propagates NaN and orders −0 < +0: exactly ½(x + |x|).
+    v128.store(y + p, f32x4.max(v128.load(x + p), z));
+  }
+  for (; i < i1; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    store<f32>(y + (<usize>i << 2), max<f32>(v, 0));
+  }
+}
+
+/** dx[i] = dout[i]·[y[i] > 0] for i in [i0, i1) (a product, as the reference: −3·0 = −0, NaN·0 = NaN). */
+export function reluBackward(y: usize, dout: usize, dx: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  const z = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(dx + p, f32x4.mul(v128.load(dout + p), v128.and(f32x4.gt(v128.load(y + p), z), one)));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    store<f32>(dx + p, load<f32>(dout + p) * (load<f32>(y + p) > 0 ? <f32>1 : <f32>0));
+  }
+}
+
+/** out[n, c, p] += bias[c] for planes (n·C + c) in [q0, q1) of an (N, C, P) tensor. */
+export function addChannelBias(out: usize, bias: usize, C: i32, P: i32, q0: i32, q1: i32): void {
+  for (let q = q0; q < q1; q++) {
+    const b = load<f32>(bias + (<usize>(q % C) << 2));
+    const bv = f32x4.splat(b);
+    let o = out + (<usize>q * P << 2);
+    let p = 0;
+    for (; p + 4 <= P; p += 4, o += 16) v128.store(o, f32x4.add(v128.load(o), bv));
+    for (; p < P; p++, o += 4) store<f32>(o, load<f32>(o) + b);
+  }
+}
+
+/** db[c] = Σ_{n,p} dout[n, c, p] for channels c in [c0, c1) (float64 accumulation per plane, as the reference). */
+export function sumChannels(dout: usize, N: i32, C: i32, P: i32, db: usize, c0: i32, c1: i32): void {
+  for (let c = c0; c < c1; c++) {
+    let s: f64 = 0;
+    for (let n = 0; n < N; n++) {
+      let o = dout + (<usize>(n * C + c) * P << 2);
+      let acc = f32x4.splat(0);
+      let p = 0;
+      for (; p + 4 <= P; p += 4, o += 16) acc = f32x4.add(acc, v128.load(o));
+      let t: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+      for (; p < P; p++, o += 4) t += <f64>load<f32>(o);
+      s += t;
+    }
+    store<f32>(db + (<usize>c << 2), <f32>s);
+  }
+}
+
+/** out[r, c] += bias[c] for rows [r0, r1) of a (rows, cols) matrix. */
+export function addRowBias(out: usize, bias: usize, cols: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    let o = out + (<usize>r * cols << 2);
+    let b = bias;
+    let c = 0;
+    for (; c + 4 <= cols; c += 4, o += 16, b += 16) v128.store(o, f32x4.add(v128.load(o), v128.load(b)));
+    for (; c < cols; c++, o += 4, b += 4) store<f32>(o, load<f32>(o) + load<f32>(b));
+  }
+}
+
+/** db[c] = Σ_r dout[r, c] for columns [c0, c1) (4 columns at a time, rows in increasing order). */
+export function sumRows(dout: usize, rows: i32, cols: i32, db: usize, c0: i32, c1: i32): void {
+  let c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    let acc = f32x4.splat(0);
+    let o = dout + (<usize>c << 2);
+    for (let r = 0; r < rows; r++, o += <usize>cols << 2) acc = f32x4.add(acc, v128.load(o));
+    v128.store(db + (<usize>c << 2), acc);
+  }
+  for (; c < c1; c++) {
+    let s: f32 = 0;
+    let o = dout + (<usize>c << 2);
+    for (let r = 0; r < rows; r++, o += <usize>cols << 2) s += load<f32>(o);
+    store<f32>(db + (<usize>c << 2), s);
+  }
+}
+
+/**
+ * Max pooling forward over planes [q0, q1) (q = n·C + c): out (…, OH, OW), argmax = flat index into x of
+ * the first maximum in row-major window order (padding never chosen; NaN/−∞ windows take their first pixel).
+ */
+export function maxPoolForward(x: usize, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32,
+  OH: i32, OW: i32, out: usize, argmax: usize, q0: i32, q1: i32): void {
+  let o = <usize>q0 * OH * OW;
+  for (let q = q0; q < q1; q++) {
+    const plane = q * H * W;
+    for (let oy = 0; oy < OH; oy++) {
+      const y0 = oy * SH - PH;
+      const yLo = max(0, y0);
+      const yHi = min(H, y0 + KH);
+      for (let ox = 0; ox < OW; ox++, o++) {
+        const x0 = ox * SW - PW;
+        const xLo = max(0, x0);
+        const xHi = min(W, x0 + KW);
+        let best: f32 = -Infinity;
+        let bi = -1;
+        for (let iy = yLo; iy < yHi; iy++) {
+          const row = plane + iy * W;
+          for (let ix = xLo; ix < xHi; ix++) {
+            const v = load<f32>(x + (<usize>(row + ix) << 2));
+            if (v > best || bi < 0) {
+              best = v;
+              bi = row + ix;
+            }
+          }
+        }
+        store<f32>(out + (o << 2), best);
+        store<i32>(argmax + (o << 2), bi);
+      }
+    }
+  }
+}
+
+/**
+ * Max pooling backward for planes [q0, q1): zero those planes of dx, then dx[argmax[o]] += dout[o].
+ * Every argmax of plane q points into plane q, so planes split between threads never collide.
+ */
+export function maxPoolBackward(dout: usize, argmax: usize, planeIn: i32, planeOut: i32, dx: usize, q0: i32, q1: i32): void {
+  memory.fill(dx + (<usize>q0 * planeIn << 2), 0, <usize>(q1 - q0) * planeIn << 2);
+  const o1 = <usize>q1 * planeOut;
+  for (let o = <usize>q0 * planeOut; o < o1; o++) {
+    const i = load<i32>(argmax + (o << 2));
+    if (i >= 0) {
+      const p = dx + (<usize>i << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(dout + (o << 2)));
+    }
+  }
+}
+
+/**
+ * Adam (the book's form, as src/engine/optimizers/adam.ts) on elements [i0, i1), in float32:
+ * m += (1−β1)(g − m); v += (1−β2)(g² − v); w −= lrT·m / (√v + ε).
+ */
+export function adamUpdate(w: usize, g: usize, m: usize, v: usize, lrT: f32, b1: f32, b2: f32, eps: f32, i0: i32, i1: i32): void {
+  let i = i0;
+  const B1 = f32x4.splat(b1), B2 = f32x4.splat(b2), L = f32x4.splat(lrT), E = f32x4.splat(eps);
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    const gi = v128.load(g + p);
+    let mi = v128.load(m + p);
+    let vi = v128.load(v + p);
+    mi = f32x4.add(mi, f32x4.mul(B1, f32x4.sub(gi, mi)));
+    vi = f32x4.add(vi, f32x4.mul(B2, f32x4.sub(f32x4.mul(gi, gi), vi)));
+    v128.store(m + p, mi);
+    v128.store(v + p, vi);
+    v128.store(w + p, f32x4.sub(v128.load(w + p), f32x4.div(f32x4.mul(L, mi), f32x4.add(f32x4.sqrt(vi), E))));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    const gi = load<f32>(g + p);
+    let mi = load<f32>(m + p);
+    let vi = load<f32>(v + p);
+    mi += b1 * (gi - mi);
+    vi += b2 * (gi * gi - vi);
+    store<f32>(m + p, mi);
+    store<f32>(v + p, vi);
+    store<f32>(w + p, load<f32>(w + p) - lrT * mi / (sqrt<f32>(vi) + eps));
+  }
+}

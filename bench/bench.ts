@@ -11,8 +11,9 @@
  * means anything in this mode.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchData, runKeiko, WORKLOADS, type WorkloadName } from './workloads.ts';
 
@@ -28,6 +29,7 @@ interface Args {
   backend: 'wasm' | 'js';
   anchors?: string;
   child?: 'keiko' | 'tfjs';
+  dataDir?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,14 +49,30 @@ function parseArgs(argv: string[]): Args {
   return {
     workloads, threads, iters: num('iters'), repeats: num('repeats') ?? (smoke ? 1 : 3), json: has('json'), smoke,
     tfjs: !has('no-tfjs'), tfjsIters: num('tfjs-iters'), backend: get('backend') === 'js' ? 'js' : 'wasm', anchors: get('anchors'),
-    child: get('child') as Args['child'],
+    child: get('child') as Args['child'], dataDir: get('data-dir'),
   };
 }
 
-async function loadData(): Promise<BenchData> {
+/**
+ * mnist (8,000 train / 2,000 test) through the engine's loader, done once in the parent and handed to the
+ * children as raw float32/uint8 files — as the reference scripts read data/x.f32 — so that a child's peak
+ * RSS is training's, not the JSON parse of the `mnist` package (about 500 MB of RSS by itself).
+ */
+async function exportData(dir: string): Promise<void> {
   const { loadBuiltinDataset } = await import('../src/engine/data/builtin.ts');
   const { train, test } = await loadBuiltinDataset({ id: 'mnist', trainSize: 8000, testSize: 2000, seed: 0 });
-  return { xTrain: train.x, yTrain: Uint8Array.from(train.y), xTest: test.x, yTest: Uint8Array.from(test.y) };
+  const x = new Float32Array(train.x.length + test.x.length);
+  x.set(train.x);
+  x.set(test.x, train.x.length);
+  writeFileSync(join(dir, 'x.f32'), new Uint8Array(x.buffer));
+  writeFileSync(join(dir, 'y.u8'), Uint8Array.from([...Array.from(train.y), ...Array.from(test.y)]));
+}
+
+function loadData(dir: string): BenchData {
+  const xb = readFileSync(join(dir, 'x.f32'));
+  const x = new Float32Array(xb.buffer.slice(xb.byteOffset, xb.byteOffset + xb.byteLength));
+  const y = new Uint8Array(readFileSync(join(dir, 'y.u8')));
+  return { xTrain: x.subarray(0, 8000 * 784), yTrain: y.subarray(0, 8000), xTest: x.subarray(8000 * 784), yTest: y.subarray(8000) };
 }
 
 const peakRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
@@ -63,7 +81,7 @@ const peakRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024
 async function child(a: Args): Promise<void> {
   const name = a.workloads[0]!;
   const threads = a.threads[0]!;
-  const data = name === 'alexnet' ? null : await loadData();
+  const data = name === 'alexnet' ? null : loadData(a.dataDir!);
   let line: Record<string, unknown>;
   if (a.child === 'tfjs') {
     const { runTfjs } = await import('./tfjs.ts');
@@ -92,7 +110,7 @@ async function child(a: Args): Promise<void> {
 }
 
 function runChild(kind: 'keiko' | 'tfjs', w: WorkloadName, t: number, a: Args): Record<string, unknown> {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', kind, '--workloads', w, '--threads', String(t), '--repeats', String(a.repeats), '--backend', a.backend];
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', kind, '--workloads', w, '--threads', String(t), '--repeats', String(a.repeats), '--backend', a.backend, '--data-dir', a.dataDir!];
   if (a.iters !== undefined) args.push('--iters', String(a.iters));
   if (a.tfjsIters !== undefined) args.push('--tfjs-iters', String(a.tfjsIters));
   if (a.smoke) args.push('--smoke');
@@ -117,9 +135,15 @@ async function main(): Promise<void> {
     results.push(r);
     if (a.json) console.log(JSON.stringify(r));
   };
-  for (const w of a.workloads) {
-    for (const t of a.threads) emit(runChild('keiko', w, t, a));
-    if (a.tfjs && w !== 'alexnet' && (!a.smoke || w === 'mlp')) emit(runChild('tfjs', w, 1, a));
+  a.dataDir = mkdtempSync(join(tmpdir(), 'keiko-bench-'));
+  try {
+    await exportData(a.dataDir);
+    for (const w of a.workloads) {
+      for (const t of a.threads) emit(runChild('keiko', w, t, a));
+      if (a.tfjs && w !== 'alexnet' && (!a.smoke || w === 'mlp')) emit(runChild('tfjs', w, 1, a));
+    }
+  } finally {
+    rmSync(a.dataDir, { recursive: true, force: true });
   }
   let failed = results.filter((r) => r.error && r.system === 'keiko').length;
   if (a.json) {

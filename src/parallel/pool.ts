@@ -11,9 +11,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { setBackend } from '../engine/kernels/backend.ts';
-import { type KernelName, type ParallelRunner, type WasmBackend, wasmBackend } from '../engine/kernels/wasm/index.ts';
+import { type KernelName, PARALLEL_KERNELS, type ParallelRunner, type WasmBackend, wasmBackend } from '../engine/kernels/wasm/index.ts';
 
-const KERNEL_ID: Record<KernelName, number> = { gemm: 1, im2col: 2, col2im: 3 };
+/** Kernel ids in the control block: 1 + index in PARALLEL_KERNELS (0 = exit, −1 = no work). */
+const KERNEL_ID = Object.fromEntries(PARALLEL_KERNELS.map((k, i) => [k, i + 1])) as Record<KernelName, number>;
 /** Float64 argument slots per worker (the longest kernel signature has 15). */
 const ARGS = 16;
 // Control words: [0] generation, [1] workers still running, [2] error flag, then per worker [kernel id, argc].
@@ -30,7 +31,7 @@ const { module, memory, ctlBuf, argBuf, index, gen0, spin } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(ctlBuf);
 const args = new Float64Array(argBuf);
-const fns = [null, ex.gemm, ex.im2col, ex.col2im];
+const fns = [null, ...${JSON.stringify(PARALLEL_KERNELS)}.map((k) => ex[k])];
 let seen = gen0;
 for (;;) {
   let n = 0;

@@ -38,6 +38,37 @@ export interface KernelBackend {
 
   /** Let the backend split kernels over `threads` threads (1 = no threads). Results do not change. */
   setThreads?(threads: number): void;
+
+  // Optional fast paths. Each has exactly the signature and semantics of the function of the same name in
+  // kernels/elementwise.ts or kernels/pool.ts (results may differ in the last bits: float32 arithmetic,
+  // other summation order), so a layer routes through them with `(be.reluForward ?? reluForward)(…)`.
+  // The WebAssembly backend implements them with SIMD, in place on buffers from `alloc`.
+
+  /** y = x > 0 ? x : 0 over n elements. */
+  reluForward?(x: Float32Array, y: Float32Array, n: number): void;
+  /** dx = y > 0 ? dout : 0 over n elements. */
+  reluBackward?(y: Float32Array, dout: Float32Array, dx: Float32Array, n: number): void;
+  /** out[n, c, p] += bias[c] for an (N, C, P) tensor. */
+  addChannelBias?(out: Float32Array, bias: Float32Array, N: number, C: number, P: number): void;
+  /** db[c] = Σ_{n,p} dout[n, c, p] (overwrites db). */
+  sumChannels?(dout: Float32Array, N: number, C: number, P: number, db: Float32Array): void;
+  /** out[r, c] += bias[c] for a (rows, cols) matrix. */
+  addRowBias?(out: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  /** db[c] = Σ_r dout[r, c] (overwrites db). */
+  sumRows?(dout: Float32Array, rows: number, cols: number, db: Float32Array): void;
+  /** Max pooling forward; argmax[o] = flat index into x of the first maximum (see pool.ts). */
+  maxPoolForward?(x: Float32Array, g: ConvGeometry, out: Float32Array, argmax: Int32Array): void;
+  /** Max pooling backward: dx = 0 (first `total` elements), then dx[argmax[o]] += dout[o]. */
+  maxPoolBackward?(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array): void;
+  /** A zero-filled Int32Array the backend's kernels use without copying (e.g. max pooling's argmax). */
+  allocInt32?(n: number): Int32Array;
+  /** Give back a buffer from `allocInt32`. */
+  freeInt32?(a: Int32Array): void;
+  /**
+   * The book's Adam step on n elements, in float32: m += (1−β1)(g − m); v += (1−β2)(g² − v);
+   * w −= lrT·m/(√v + ε), with lrT = lr·√(1−β2ᵗ)/(1−β1ᵗ) computed by the caller.
+   */
+  adamUpdate?(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lrT: number, beta1: number, beta2: number, eps: number): void;
 }
 
 /** Geometry of a convolution or pooling window over an NCHW batch. */

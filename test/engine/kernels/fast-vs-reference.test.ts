@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { convGeometry, type ConvGeometry, type KernelBackend } from '../../../src/engine/kernels/backend.ts';
+import { addChannelBias, addRowBias, reluBackward, reluForward, sumChannels, sumRows } from '../../../src/engine/kernels/elementwise.ts';
+import { maxPoolBackward, maxPoolForward } from '../../../src/engine/kernels/pool.ts';
 import { referenceBackend } from '../../../src/engine/kernels/reference.ts';
 import { createWasmBackend, RangeAllocator, type WasmBackend } from '../../../src/engine/kernels/wasm/index.ts';
 import { KernelThreadPool } from '../../../src/parallel/pool.ts';
@@ -20,12 +22,30 @@ function fill(a: Float32Array): Float32Array {
   for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1;
   return a;
 }
+/** Bit-identical arrays (NaN included); reports the first difference (fast on large arrays, unlike toEqual). */
+function expectSame(got: Float32Array | Int32Array, want: Float32Array | Int32Array): void {
+  expect(got.length).toBe(want.length);
+  const a = new Int32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Int32Array(want.buffer, want.byteOffset, want.length);
+  let first = -1;
+  for (let i = 0; i < a.length; i++) {
+    // Any NaN equals any NaN (payloads are not specified); everything else bit for bit (−0 ≠ +0).
+    if (a[i] !== b[i] && !(Number.isNaN(got[i]) && Number.isNaN(want[i]) && got instanceof Float32Array)) {
+      first = i;
+      break;
+    }
+  }
+  expect(first === -1 ? 'identical' : `differs at ${first}: ${got[first]} vs ${want[first]}`).toBe('identical');
+}
 function expectClose(got: Float32Array, want: Float32Array, K: number): void {
   expect(got.length).toBe(want.length);
   // Float32 sums of K terms in a different order: error grows ~ √K·ε·|terms|.
   const tol = 1e-5 * Math.max(1, K);
   let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] === want[i] || (Number.isNaN(got[i]) && Number.isNaN(want[i]))) continue; // equal infinities too
+    worst = Math.max(worst, Number.isFinite(got[i]!) ? Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)) : Infinity);
+  }
   expect(worst).toBeLessThan(tol);
 }
 
@@ -149,7 +169,7 @@ describe('wasm-simd with worker threads', () => {
       const C0 = fill(new Float32Array(c.M * c.N));
       const one = runGemm(single, c, A, B, C0, true);
       const two = runGemm(threaded, c, A, B, C0, true);
-      expect(two).toEqual(one);
+      expectSame(two, one);
       const want = C0.slice();
       referenceBackend.gemm(c.tA, c.tB, c.M, c.N, c.K, A, B, want, c.beta);
       expectClose(two, want, c.K);
@@ -173,6 +193,120 @@ describe('wasm-simd with worker threads', () => {
     referenceBackend.col2im(want, g, dxWant);
     expectClose(dx, dxWant, 9);
     expect(pool.dispatches - before).toBe(2); // both calls were really split
+  });
+});
+
+/** The optional elementwise / pooling / optimizer kernels against elementwise.ts and pool.ts. */
+function checkExtras(be: WasmBackend, inMemory: boolean): void {
+  const mk = (n: number): Float32Array => (inMemory ? be.alloc(n) : new Float32Array(n));
+  for (const [N, C, P] of [[3, 5, 7], [10, 30, 576], [2, 1, 1], [7, 64, 64]] as const) {
+    const n = N * C * P;
+    const x = fill(mk(n));
+    x[0] = Number.NaN;
+    x[1] = -0;
+    const want = new Float32Array(n);
+    reluForward(x, want, n);
+    const y = mk(n);
+    be.reluForward(x, y, n);
+    expectSame(y, want);
+    const dout = fill(mk(n));
+    dout[2] = Number.POSITIVE_INFINITY;
+    const dxWant = new Float32Array(n);
+    reluBackward(want, dout, dxWant, n);
+    const dx = mk(n);
+    be.reluBackward(y, dout, dx, n);
+    expectSame(dx, dxWant);
+
+    const bias = fill(mk(C));
+    const o1 = fill(mk(n));
+    const o2 = Float32Array.from(o1);
+    addChannelBias(o2, bias, N, C, P);
+    be.addChannelBias(o1, bias, N, C, P);
+    expectSame(o1, o2);
+    const db = mk(C);
+    const dbWant = new Float32Array(C);
+    sumChannels(dout, N, C, P, dbWant);
+    be.sumChannels(dout, N, C, P, db);
+    expectClose(db, dbWant, N * P);
+
+    const rows = N * C;
+    const cols = P;
+    const r1 = fill(mk(rows * cols));
+    const r2 = Float32Array.from(r1);
+    const rb = fill(mk(cols));
+    addRowBias(r2, rb, rows, cols);
+    be.addRowBias(r1, rb, rows, cols);
+    expectSame(r1, r2);
+    const sr = mk(cols);
+    const srWant = new Float32Array(cols);
+    sumRows(dout, rows, cols, srWant);
+    be.sumRows(dout, rows, cols, sr);
+    expectClose(sr, srWant, rows);
+  }
+  for (const g of [convGeometry(10, 30, 24, 24, 2, 2, 2, 2, 0, 0), convGeometry(3, 4, 13, 11, 3, 3, 2, 2, 1, 0), convGeometry(2, 3, 5, 5, 3, 2, 1, 2, 1, 1)]) {
+    const nIn = g.N * g.C * g.H * g.W;
+    const nOut = g.N * g.C * g.OH * g.OW;
+    const x = fill(mk(nIn));
+    x[3] = Number.NaN;
+    const out = mk(nOut);
+    const am = inMemory ? be.allocInt32(nOut) : new Int32Array(nOut);
+    const outWant = new Float32Array(nOut);
+    const amWant = new Int32Array(nOut);
+    maxPoolForward(x, g, outWant, amWant);
+    be.maxPoolForward(x, g, out, am);
+    expectSame(out, outWant);
+    expectSame(am, amWant);
+    const dout = fill(mk(nOut));
+    const dx = fill(mk(nIn));
+    const dxWant = new Float32Array(nIn);
+    maxPoolBackward(dout, amWant, nOut, nIn, dxWant);
+    be.maxPoolBackward(dout, am, nOut, nIn, dx);
+    expectSame(dx, dxWant);
+  }
+  // Adam against the reference formula in float64 (adam.ts keeps float64 intermediates).
+  const n = 1003;
+  const w = fill(mk(n));
+  const gr = fill(mk(n));
+  const m = fill(mk(n)).map((v) => v * 0.1);
+  const v = fill(mk(n)).map((q) => q * q * 0.01);
+  const ww = Float64Array.from(w);
+  const mm = Float64Array.from(m);
+  const vv = Float64Array.from(v);
+  const lrT = 0.001 * Math.sqrt(1 - 0.999 ** 3) / (1 - 0.9 ** 3);
+  for (let i = 0; i < n; i++) {
+    mm[i] = mm[i]! + 0.1 * (gr[i]! - mm[i]!);
+    vv[i] = vv[i]! + 0.001 * (gr[i]! * gr[i]! - vv[i]!);
+    ww[i] = ww[i]! - (lrT * mm[i]!) / (Math.sqrt(vv[i]!) + 1e-7);
+  }
+  const wIn = inMemory ? w : w;
+  be.adamUpdate(wIn, gr, inMemory ? copyTo(be, m) : m, inMemory ? copyTo(be, v) : v, n, lrT, 0.9, 0.999, 1e-7);
+  for (let i = 0; i < n; i++) expect(Math.abs(wIn[i]! - ww[i]!)).toBeLessThan(1e-5);
+}
+function copyTo(be: WasmBackend, a: Float32Array): Float32Array {
+  const b = be.alloc(a.length);
+  b.set(a);
+  return b;
+}
+
+describe('wasm-simd elementwise, pooling and optimizer kernels', () => {
+  it('match elementwise.ts and pool.ts, in and out of wasm memory', () => {
+    const be = createWasmBackend();
+    checkExtras(be, true);
+    checkExtras(be, false);
+  });
+
+  it('match with 2 threads', async () => {
+    const be = createWasmBackend();
+    const p = new KernelThreadPool(be, 2, 1000);
+    be.setRunner(p);
+    try {
+      const before = p.dispatches;
+      checkExtras(be, true);
+      expect(p.dispatches).toBeGreaterThan(before);
+    } finally {
+      be.setRunner(null);
+      await p.close();
+    }
   });
 });
 

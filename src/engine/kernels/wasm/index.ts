@@ -5,7 +5,7 @@
 import { setBackend } from '../backend.ts';
 import { wasmAvailable, wasmBackend } from './wasm-backend.ts';
 
-export { createWasmBackend, type KernelExports, type KernelName, kernelsModule, type ParallelRunner, WasmBackend, wasmAvailable, wasmBackend } from './wasm-backend.ts';
+export { createWasmBackend, type KernelExports, type KernelName, kernelsModule, PARALLEL_KERNELS, type ParallelRunner, WasmBackend, wasmAvailable, wasmBackend } from './wasm-backend.ts';
 export { RangeAllocator } from './allocator.ts';
 
 /**

@@ -24,11 +24,23 @@ export interface KernelExports {
     OH: number, OW: number, col: number, n0: number, n1: number): void;
   col2im(dcol: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number,
     OH: number, OW: number, dx: number, n0: number, n1: number): void;
+  reluForward(x: number, y: number, i0: number, i1: number): void;
+  reluBackward(y: number, dout: number, dx: number, i0: number, i1: number): void;
+  addChannelBias(out: number, bias: number, C: number, P: number, q0: number, q1: number): void;
+  sumChannels(dout: number, N: number, C: number, P: number, db: number, c0: number, c1: number): void;
+  addRowBias(out: number, bias: number, cols: number, r0: number, r1: number): void;
+  sumRows(dout: number, rows: number, cols: number, db: number, c0: number, c1: number): void;
+  maxPoolForward(x: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number,
+    OH: number, OW: number, out: number, argmax: number, q0: number, q1: number): void;
+  maxPoolBackward(dout: number, argmax: number, planeIn: number, planeOut: number, dx: number, q0: number, q1: number): void;
+  adamUpdate(w: number, g: number, m: number, v: number, lrT: number, b1: number, b2: number, eps: number, i0: number, i1: number): void;
   GEMM_SCRATCH_BYTES: WebAssembly.Global;
 }
 
+/** Kernels a {@link ParallelRunner} can run in a worker; a worker maps an index in this list to an export. */
+export const PARALLEL_KERNELS = ['gemm', 'im2col', 'col2im', 'reluForward', 'reluBackward', 'addChannelBias', 'sumChannels', 'addRowBias', 'sumRows', 'maxPoolForward', 'maxPoolBackward', 'adamUpdate'] as const;
 /** Names of the kernels a {@link ParallelRunner} can run in a worker. */
-export type KernelName = 'gemm' | 'im2col' | 'col2im';
+export type KernelName = (typeof PARALLEL_KERNELS)[number];
 
 /**
  * Runs parts of one kernel call on worker threads that share this backend's memory and module
@@ -49,6 +61,8 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Below this many multiply-adds a call runs on one thread: waking a worker costs more than it saves. */
 const PARALLEL_MIN_MACS = 1 << 20;
+/** Below this many elements an elementwise call runs on one thread. */
+const PARALLEL_MIN_ELEMS = 1 << 16;
 const MR = 4;
 const NR = 8;
 
@@ -254,6 +268,91 @@ export class WasmBackend implements KernelBackend {
     } finally {
       this.releaseTemps();
     }
+  }
+
+  /**
+   * Run `kernel` over [0, n) split in aligned ranges when threads are on and `work` is large enough;
+   * `args(s, e)` builds one part's arguments.
+   */
+  private split(kernel: KernelName, n: number, work: number, align: number, args: (s: number, e: number) => number[]): void {
+    const ranges = this.threads > 1 && n > align && work >= PARALLEL_MIN_ELEMS ? splitRange(n, this.threads, align) : [[0, n] as [number, number]];
+    this.runParts(kernel, ranges.map(([s, e]) => args(s, e)));
+  }
+
+  /**
+   * Stage the arrays of one call: `ins` are read (copied in when foreign), `outs` written (copied back
+   * when foreign; `[array, n, true]` also copies in, for read-modify-write). Temporaries are freed after.
+   */
+  private staged(ins: [Float32Array, number][], outs: [Float32Array, number, boolean?][], body: (p: number[]) => void): void {
+    try {
+      const p = [...ins.map(([a, n]) => this.addr(a, n, true)), ...outs.map(([a, n, rw]) => this.addr(a, n, rw === true))];
+      body(p);
+      outs.forEach(([a, n], i) => {
+        const off = p[ins.length + i]!;
+        if (off !== a.byteOffset || !this.owns(a)) this.copyOut(a, off, n);
+      });
+    } finally {
+      this.releaseTemps();
+    }
+  }
+
+  reluForward(x: Float32Array, y: Float32Array, n: number): void {
+    this.staged([[x, n]], [[y, n]], ([px, py]) => this.split('reluForward', n, n, 16, (s, e) => [px!, py!, s, e]));
+  }
+
+  reluBackward(y: Float32Array, dout: Float32Array, dx: Float32Array, n: number): void {
+    this.staged([[y, n], [dout, n]], [[dx, n]], ([py, pd, px]) => this.split('reluBackward', n, n, 16, (s, e) => [py!, pd!, px!, s, e]));
+  }
+
+  addChannelBias(out: Float32Array, bias: Float32Array, N: number, C: number, P: number): void {
+    const n = N * C * P;
+    this.staged([[bias, C]], [[out, n, true]], ([pb, po]) => this.split('addChannelBias', N * C, n, 1, (s, e) => [po!, pb!, C, P, s, e]));
+  }
+
+  sumChannels(dout: Float32Array, N: number, C: number, P: number, db: Float32Array): void {
+    this.staged([[dout, N * C * P]], [[db, C]], ([pd, pb]) => this.split('sumChannels', C, N * C * P, 1, (s, e) => [pd!, N, C, P, pb!, s, e]));
+  }
+
+  addRowBias(out: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+    this.staged([[bias, cols]], [[out, rows * cols, true]], ([pb, po]) => this.split('addRowBias', rows, rows * cols, 1, (s, e) => [po!, pb!, cols, s, e]));
+  }
+
+  sumRows(dout: Float32Array, rows: number, cols: number, db: Float32Array): void {
+    this.staged([[dout, rows * cols]], [[db, cols]], ([pd, pb]) => this.split('sumRows', cols, rows * cols, 4, (s, e) => [pd!, rows, cols, pb!, s, e]));
+  }
+
+  maxPoolForward(x: Float32Array, g: ConvGeometry, out: Float32Array, argmax: Int32Array): void {
+    const planes = g.N * g.C;
+    const nOut = planes * g.OH * g.OW;
+    const am = this.asF32(argmax);
+    this.staged([[x, planes * g.H * g.W]], [[out, nOut], [am, nOut]], ([px, po, pa]) =>
+      this.split('maxPoolForward', planes, planes * g.H * g.W, 1, (s, e) => [px!, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW, po!, pa!, s, e]));
+  }
+
+  maxPoolBackward(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array): void {
+    // One plane of total/outSize… is not known here: treat the whole tensor as one plane (single thread).
+    const am = this.asF32(argmax);
+    this.staged([[dout, outSize], [am, outSize]], [[dx, total]], ([pd, pa, px]) => this.exports.maxPoolBackward(pd!, pa!, total, outSize, px!, 0, 1));
+  }
+
+  /** The same bytes as a Float32Array (staging copies bytes, so int32 data passes through unchanged). */
+  private asF32(a: Int32Array): Float32Array {
+    return new Float32Array(a.buffer, a.byteOffset, a.length);
+  }
+
+  allocInt32(n: number): Int32Array {
+    const f = this.alloc(n);
+    return new Int32Array(f.buffer, f.byteOffset, n);
+  }
+
+  freeInt32(a: Int32Array): void {
+    this.free(this.asF32(a));
+  }
+
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lrT: number, beta1: number, beta2: number, eps: number): void {
+    // The kernel takes (1 − β) as the reference's update does.
+    this.staged([[g, n]], [[w, n, true], [m, n, true], [v, n, true]], ([pg, pw, pm, pv]) =>
+      this.split('adamUpdate', n, n, 16, (s, e) => [pw!, pg!, pm!, pv!, lrT, 1 - beta1, 1 - beta2, eps, s, e]));
   }
 }
 
