@@ -29,7 +29,7 @@ export async function startApi(env: Env, opts: { logger?: FastifyBaseLogger } = 
   const queueConnection = createRedis(env.REDIS_URL, 'command', { connectionName: 'keiko-api-queue' });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis'));
   queueConnection.on('error', (err) => logger.warn({ err: err.message }, 'redis (queue)'));
-  const queue = createTrainingQueue(queueConnection, keys, env);
+  const queue = createTrainingQueue(queueConnection, keys, env, (err) => logger.warn({ err: err.message }, 'queue'));
   let app: FastifyInstance;
   try {
     app = await buildApp({ redis, queue, keys, env, logger });

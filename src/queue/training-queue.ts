@@ -33,8 +33,16 @@ export function trainingJobOptions(env: Pick<Env, 'JOB_ATTEMPTS'>, jobId: string
   };
 }
 
-export function createTrainingQueue(connection: ConnectionOptions, keys: Keys, env: Pick<Env, 'JOB_ATTEMPTS'>): TrainingQueue {
+export function createTrainingQueue(
+  connection: ConnectionOptions,
+  keys: Keys,
+  env: Pick<Env, 'JOB_ATTEMPTS'>,
+  /** Connection errors (Redis down); the failing command itself rejects too. Default: ignored. */
+  onError: (err: Error) => void = () => undefined,
+): TrainingQueue {
   const bull = new Queue<TrainingJobData>(TRAINING_QUEUE, { connection, prefix: keys.bullPrefix });
+  // Without a listener BullMQ prints every reconnection error while Redis is down.
+  bull.on('error', onError);
   let closing: Promise<void> | undefined;
   return {
     bull,

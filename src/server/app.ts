@@ -65,10 +65,12 @@ export async function buildApp(deps: AppDeps, opts: AppOptions = {}): Promise<Fa
   await app.register(zod);
   await app.register(errorHandler, { bodyLimit: deps.env.MAX_BODY_BYTES });
   await app.register(swaggerDocs); // before every documented route: it collects routes as they are added
+  // Before any hook that may refuse a request: its onRequest hook marks upgrade requests, so a refused upgrade's
+  // socket is destroyed after the 401/503 answer (otherwise it lingers and blocks close()).
+  await app.register(websocketSupport);
   await app.register(metricsPlugin);
   await app.register(health);
   await app.register(auth);
-  await app.register(websocketSupport);
 
   await app.register(jobsRoutes);
   await app.register(jobStreamRoutes);

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 
 /** Close code sent to every stream when the server shuts down ("going away"). */
 export const CLOSE_GOING_AWAY = 1001;
+const CLOSE_HANDSHAKE_MS = 2000;
 
 /**
  * @fastify/websocket with a shutdown that closes every stream with 1001 (the default closes without a code) and
@@ -16,6 +17,8 @@ async function websocketPlugin(app: FastifyInstance): Promise<void> {
       for (const [socket, cleanup] of app.keiko.sockets) {
         cleanup();
         socket.close(CLOSE_GOING_AWAY, 'server shutting down');
+        // A client that never answers the close handshake must not hold the shutdown.
+        setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
       }
       app.keiko.sockets.clear();
       app.websocketServer.close(() => done());
