@@ -8,18 +8,36 @@ import { type ConvGeometry, type KernelBackend, registerDefaultBackend } from '.
 
 /**
  * C (M×N) = op(A)·op(B) + beta·C, row-major. See {@link KernelBackend.gemm}.
- * Loop order i-k-j for the row-times-row cases (contiguous inner loop over C and B), dot products
- * for the Bᵀ cases (contiguous inner loop over A's row and B's row). Sums run over k in increasing order.
+ * - B not transposed: loop order i-k-j (contiguous inner loop over rows of C and B), four k at a time so
+ *   each C element is loaded and stored once per four products.
+ * - B transposed: dot products of A's row (or column) with B's row, four partial sums.
+ * NOTE: the unrolling is worth about 2× in V8 (measured on 100×784·784×100); sums are still in a fixed
+ * order, so results are deterministic, but not bit-identical to a naive k-loop.
  */
 function gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, beta: 0 | 1): void {
   // NOTE: fill first instead of scaling, so NaN/garbage in C is ignored when beta = 0 (BLAS semantics).
   if (beta === 0) C.fill(0, 0, M * N);
+  // op(A)[i, k]: A is M×K, or K×M when transposed.
+  const sa = transA ? 1 : K; // step to the next i
+  const sk = transA ? M : 1; // step to the next k
   if (!transB) {
     for (let i = 0; i < M; i++) {
       const ci = i * N;
-      for (let k = 0; k < K; k++) {
-        // A is M×K (row i, column k) or K×M when transposed (row k, column i).
-        const a = transA ? A[k * M + i] : A[i * K + k];
+      const ai = i * sa;
+      let k = 0;
+      for (; k + 3 < K; k += 4) {
+        const a0 = A[ai + k * sk];
+        const a1 = A[ai + (k + 1) * sk];
+        const a2 = A[ai + (k + 2) * sk];
+        const a3 = A[ai + (k + 3) * sk];
+        const b0 = k * N;
+        const b1 = b0 + N;
+        const b2 = b1 + N;
+        const b3 = b2 + N;
+        for (let j = 0; j < N; j++) C[ci + j] += a0 * B[b0 + j] + a1 * B[b1 + j] + a2 * B[b2 + j] + a3 * B[b3 + j];
+      }
+      for (; k < K; k++) {
+        const a = A[ai + k * sk];
         const bk = k * N;
         for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
       }
@@ -29,15 +47,32 @@ function gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
   // B is N×K: C[i, j] = Σ_k op(A)[i, k] · B[j, k].
   for (let i = 0; i < M; i++) {
     const ci = i * N;
+    const ai = i * sa;
     for (let j = 0; j < N; j++) {
       const bj = j * K;
-      let s = 0;
-      if (transA) for (let k = 0; k < K; k++) s += A[k * M + i] * B[bj + k];
-      else {
-        const ai = i * K;
-        for (let k = 0; k < K; k++) s += A[ai + k] * B[bj + k];
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let k = 0;
+      if (transA) {
+        for (; k + 3 < K; k += 4) {
+          s0 += A[ai + k * M] * B[bj + k];
+          s1 += A[ai + (k + 1) * M] * B[bj + k + 1];
+          s2 += A[ai + (k + 2) * M] * B[bj + k + 2];
+          s3 += A[ai + (k + 3) * M] * B[bj + k + 3];
+        }
+        for (; k < K; k++) s0 += A[ai + k * M] * B[bj + k];
+      } else {
+        for (; k + 3 < K; k += 4) {
+          s0 += A[ai + k] * B[bj + k];
+          s1 += A[ai + k + 1] * B[bj + k + 1];
+          s2 += A[ai + k + 2] * B[bj + k + 2];
+          s3 += A[ai + k + 3] * B[bj + k + 3];
+        }
+        for (; k < K; k++) s0 += A[ai + k] * B[bj + k];
       }
-      C[ci + j] = C[ci + j] + s;
+      C[ci + j] += s0 + s1 + (s2 + s3);
     }
   }
 }
