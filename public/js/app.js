@@ -98,7 +98,7 @@ function connectGlobal() {
   globalStream = new LiveStream('/v1/stream', {
     // Cursors here are the global event stream's: resume after a drop, and resync the list with GET /v1/jobs too.
     resume: true,
-    forgetCursorAfter: 4,
+    forgetCursorAfter: 8, // ~25 s of refusals: a reset Redis may no longer know the cursor
     onMessage: (msg) => store.apply(msg),
     onAuthError: () => askForKey('The live stream refused the API key.'),
     onState: (state) => {

@@ -134,7 +134,7 @@ describe.skipIf(!serviceEntriesExist())('dashboard end to end (real API, worker 
     expect(await chartPoints(page, '#chart-acc')).toBe(EPOCHS);
   });
 
-  it('cancels a longer run and shows it cancelled', async () => {
+  it('follows a longer run across an API restart, then cancels it and shows it cancelled', async () => {
     await page.click('#tab-form');
     await page.click('#form-to-json');
     const spec = JSON.parse(await page.inputValue('#json-spec'));
@@ -148,6 +148,21 @@ describe.skipIf(!serviceEntriesExist())('dashboard end to end (real API, worker 
     await expect.poll(detailStatus, { timeout: 60_000 }).toBe('active');
     await expect.poll(() => chartPoints(page, '#chart-acc'), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     await screenshot(page, 'e2e-3-running-long');
+
+    // The API process restarts mid-run (SIGTERM closes the streams with 1001): the page reconnects with
+    // ?from=<last cursor> and the curve goes on with no gap and no double point.
+    const socketsBefore = record.sockets.length;
+    await svc.restartApi();
+    const before = await chartPoints(page, '#chart-acc');
+    await expect.poll(() => chartPoints(page, '#chart-acc'), { timeout: 60_000 }).toBeGreaterThan(before + 1);
+    const epochs: number[] = await page.evaluate(() => [...(window as any).__keiko.detail.points.keys()].sort((a: number, b: number) => a - b));
+    expect(epochs).toEqual(epochs.map((_, i) => i + 1)); // 1..n, no gap
+    expect(await page.getAttribute('#detail', 'data-duplicates')).toBe('0');
+    const resumed = record.sockets.slice(socketsBefore).filter((u) => new URL(u).pathname === `/v1/jobs/${id}/stream`);
+    expect(resumed.length).toBeGreaterThanOrEqual(1);
+    expect(resumed.every((u) => /^\d+-\d+$/.test(new URL(u).searchParams.get('from') ?? ''))).toBe(true);
+    await expect.poll(() => page.getAttribute('#live', 'data-state'), { timeout: 30_000 }).toBe('live');
+
     await page.click('#detail-cancel');
     await expect.poll(detailStatus, { timeout: 60_000 }).toBe('cancelled');
     await expect.poll(() => rowStatus(id)).toBe('cancelled');
@@ -223,6 +238,7 @@ describe.skipIf(!serviceEntriesExist())('dashboard end to end (real API, worker 
   it('sent no request anywhere but 127.0.0.1 and logged no page errors', () => {
     expect(record.requests.length).toBeGreaterThan(10);
     expect(externalRequests(record)).toEqual([]);
-    expect(record.errors).toEqual([]);
+    // Chromium logs each refused reconnection attempt while the API restarted on purpose; nothing else may appear.
+    expect(record.errors.filter((e) => !/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/v1\/.*' failed: .*ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
   });
 });

@@ -20,6 +20,8 @@ export interface RunningService {
   prefix: string;
   /** The last lines each process wrote (for failure messages). */
   logs(): string;
+  /** Stop the API process (SIGTERM) and start a fresh one on the same port; resolves once it is ready again. */
+  restartApi(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,27 +87,32 @@ export async function startService(opts: { env?: Record<string, string>; readyTi
     await Promise.all(procs.map(stopProc));
     await redis.stop();
   };
+  const waitReady = async (timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const dead = procs.find((p) => p.child.exitCode !== null);
+      if (dead) throw new Error(`${dead.name} exited before the service was ready\n${logs()}`);
+      try {
+        const res = await fetch(`${url}/readyz`);
+        if (res.ok) return;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`the API did not become ready at ${url}/readyz\n${logs()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const restartApi = async () => {
+    await stopProc(procs[0]!);
+    procs[0] = launch('api', API_ENTRY, env);
+    await waitReady(60_000);
+  };
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-  for (;;) {
-    const dead = procs.find((p) => p.child.exitCode !== null);
-    if (dead) {
-      const text = logs();
-      await stop();
-      throw new Error(`${dead.name} exited before the service was ready\n${text}`);
-    }
-    try {
-      const res = await fetch(`${url}/readyz`);
-      if (res.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      const text = logs();
-      await stop();
-      throw new Error(`the API did not become ready at ${url}/readyz\n${text}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitReady(opts.readyTimeoutMs ?? 60_000);
+  } catch (e) {
+    await stop();
+    throw e;
   }
-  return { url, redis, prefix, logs, stop };
+  return { url, redis, prefix, logs, stop, restartApi };
 }
