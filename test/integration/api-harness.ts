@@ -46,6 +46,8 @@ export async function startHarness(opts: { env?: Record<string, string>; listen?
     const queueRedis = createRedis(server.url, 'command');
     appRedis.on('error', () => undefined);
     queueRedis.on('error', () => undefined);
+    // Connected before the first request: /readyz answers 503 while the client is still connecting.
+    await Promise.all([appRedis.ping(), queueRedis.ping()]);
     const queue = createTrainingQueue(queueRedis, keys, env);
     const app = await buildApp({ redis: appRedis, queue, keys, env }, { dashboard: false });
     let url: string | undefined;

@@ -195,3 +195,12 @@ describe('shutdown', () => {
     await closing;
   });
 });
+
+describe('plain HTTP on a stream route', () => {
+  it('answers 426 problem+json', async () => {
+    const res = await h.api.app.inject('/v1/stream');
+    expect(res.statusCode).toBe(426);
+    expect(res.json()).toMatchObject({ code: 'UPGRADE_REQUIRED' });
+    expect(res.headers.upgrade).toBe('websocket');
+  });
+});

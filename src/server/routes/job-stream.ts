@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { WebSocket } from 'ws';
 import { StreamMessageSchema, type StreamMessage } from '../../contracts/job.ts';
 import { getJob, isTerminal, readStreamAfter, type StreamEntry } from '../../redis/job-store.ts';
-import { JobNotFoundError } from '../errors.ts';
+import { AppError, JobNotFoundError } from '../errors.ts';
 import { ProgressHub, progressGate } from '../progress-hub.ts';
 import { ProblemSchema } from '../problem.ts';
 import { JobIdParamsSchema, StreamQuerySchema } from '../schemas.ts';
@@ -15,12 +15,6 @@ export const CLOSE_DONE = 1000;
 /** The server failed (Redis error): reconnect with the last cursor. */
 export const CLOSE_INTERNAL = 1011;
 const PING_INTERVAL_MS = 30_000;
-
-/**
- * @fastify/websocket hides WebSocket routes from the OpenAPI document; these are part of the contract, so their
- * transform un-hides them.
- */
-const documented = { swaggerTransform: ((args) => jsonSchemaTransform({ ...args, schema: { ...args.schema, hide: false } })) as typeof jsonSchemaTransform };
 
 const streamResponse = {
   101: {
@@ -77,11 +71,10 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
     if (socket.readyState === socket.OPEN) socket.close(CLOSE_INTERNAL, 'stream error: reconnect with the last cursor');
   }
 
-  r.get(
-    '/v1/jobs/:id/stream',
-    {
-      websocket: true,
-      config: documented,
+  r.route({
+    method: 'GET',
+    url: '/v1/jobs/:id/stream',
+    handler: upgradeRequired,
       schema: {
         tags: ['streams'],
         summary: "A job's live stream (WebSocket)",
@@ -91,15 +84,14 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
           'shutdown with 1001. No message is lost or repeated across reconnects, restarts or API instances.',
         params: JobIdParamsSchema,
         querystring: StreamQuerySchema,
-        response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema },
+        response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 426: ProblemSchema },
       },
       // Before the upgrade: an unknown job is a plain 404 problem, not a socket that closes at once.
       preHandler: async (request) => {
-        const { id } = request.params as { id: string };
+        const { id } = request.params;
         if (!(await redis.exists(keys.job(id)))) throw new JobNotFoundError(id);
       },
-    },
-    (socket, request) => {
+    wsHandler: (socket, request) => {
       const { id } = request.params;
       const gate = progressGate();
       let unsubscribe = () => {};
@@ -129,13 +121,12 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
       };
       follow({ redis, blocking, streamKey, after: request.query.from ?? '-', socket, deliver, idle }).catch((err) => fail(socket, request, err));
     },
-  );
+  });
 
-  r.get(
-    '/v1/stream',
-    {
-      websocket: true,
-      config: documented,
+  r.route({
+    method: 'GET',
+    url: '/v1/stream',
+    handler: upgradeRequired,
       schema: {
         tags: ['streams'],
         summary: "Every job's status changes, epochs and progress (WebSocket, for dashboards)",
@@ -143,10 +134,9 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
           'Persisted messages of all jobs from the global `events` stream — live from connect, or everything after `from` still ' +
           'retained (the stream keeps about the last 10,000 messages) — plus throttled live `progress` of every job.',
         querystring: StreamQuerySchema,
-        response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema },
+        response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 426: ProblemSchema },
       },
-    },
-    async (socket, request) => {
+    wsHandler: async (socket, request) => {
       const gate = progressGate();
       let unsubscribe = () => {};
       const { blocking, send } = open(socket, '/v1/stream', () => unsubscribe());
@@ -161,7 +151,12 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
         fail(socket, request, err);
       }
     },
-  );
+  });
+}
+
+/** A plain GET (or HEAD) on a stream route: the route exists, the protocol is wrong. */
+async function upgradeRequired(): Promise<never> {
+  throw new AppError(426, 'UPGRADE_REQUIRED', 'Upgrade required', 'this is a WebSocket endpoint: connect with Upgrade: websocket', [], { upgrade: 'websocket' });
 }
 
 /** The id of a stream's newest entry (`0-0` when empty): "live from now" without XREAD's `$`, which a loop cannot reuse. */
