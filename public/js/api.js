@@ -108,6 +108,9 @@ export function listOf(data, ...names) {
 
 export const Jobs = {
   list: (limit = 200) => api(`/v1/jobs?limit=${limit}`).then((d) => listOf(d, 'jobs')),
+  /** One page, newest first: `{ items, nextCursor }` (nextCursor absent on the last page). */
+  page: (limit = 100, cursor) =>
+    api(`/v1/jobs?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`).then((d) => ({ items: listOf(d, 'jobs'), nextCursor: d?.nextCursor ?? undefined })),
   get: (id) => api(`/v1/jobs/${encodeURIComponent(id)}`),
   submit: (spec) => api('/v1/jobs', { method: 'POST', body: spec }),
   cancel: (id) => api(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),

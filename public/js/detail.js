@@ -90,8 +90,17 @@ export class JobDetail {
     if (this.id !== id) return;
     this.stream = new LiveStream(`/v1/jobs/${encodeURIComponent(id)}/stream`, {
       onMessage: (msg) => this.onMessage(id, msg),
-      onState: (state) => {
+      onState: (state, info) => {
         this.section.dataset.stream = state;
+        // A stream that keeps failing: is the job still there? (An unknown id is refused before the upgrade.)
+        if (state === 'reconnecting' && info?.attempt === 3) {
+          Jobs.get(id).catch((err) => {
+            if (err.status === 404 && this.id === id) {
+              this.stop();
+              this.hooks.toast(`Job ${id} does not exist (any more)`, 'error');
+            }
+          });
+        }
       },
       onAuthError: () => this.hooks.onAuthError(),
       isFinal: (msg) => msg.type === 'done',

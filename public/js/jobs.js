@@ -33,9 +33,22 @@ export class JobStore extends EventTarget {
     return [...this.jobs.values()].sort((a, b) => (Date.parse(b.createdAt ?? 0) || 0) - (Date.parse(a.createdAt ?? 0) || 0) || String(b.id).localeCompare(String(a.id)));
   }
 
+  /** (Re)load the newest page of jobs. Older pages stay as loaded. */
   async refresh() {
-    const list = await Jobs.list(200);
-    for (const j of list) this.upsert(j, { quiet: true });
+    const { items, nextCursor } = await Jobs.page(100);
+    for (const j of items) this.upsert(j, { quiet: true });
+    if ((this.pagesLoaded ?? 0) <= 1) this.nextCursor = nextCursor; // older pages already loaded keep their cursor
+    this.pagesLoaded = Math.max(this.pagesLoaded ?? 0, 1);
+    this.emit('change', { all: true });
+  }
+
+  /** Load the next page of older jobs (`?cursor=`). */
+  async loadOlder() {
+    if (!this.nextCursor) return;
+    const { items, nextCursor } = await Jobs.page(100, this.nextCursor);
+    for (const j of items) this.upsert(j, { quiet: true });
+    this.nextCursor = nextCursor;
+    this.pagesLoaded = (this.pagesLoaded ?? 1) + 1;
     this.emit('change', { all: true });
   }
 
@@ -133,6 +146,15 @@ export class JobTable {
     this.body = document.getElementById('jobs-body');
     this.empty = document.getElementById('jobs-empty');
     this.count = document.getElementById('jobs-count');
+    this.more = document.getElementById('jobs-more');
+    this.more.addEventListener('click', async () => {
+      this.more.disabled = true;
+      try {
+        await store.loadOlder();
+      } finally {
+        this.more.disabled = false;
+      }
+    });
     this.rows = new Map();
     this.openId = undefined;
     this.pending = false;
@@ -158,7 +180,8 @@ export class JobTable {
   render() {
     const jobs = this.store.sorted();
     this.empty.hidden = jobs.length > 0;
-    this.count.textContent = jobs.length ? String(jobs.length) : '';
+    this.count.textContent = jobs.length ? `${jobs.length}${this.store.nextCursor ? '+' : ''}` : '';
+    this.more.hidden = !this.store.nextCursor;
     const seen = new Set();
     let prev = null;
     for (const job of jobs) {

@@ -163,3 +163,30 @@ describe('dashboard UI with an API key', () => {
     expect(externalRequests(record)).toEqual([]);
   });
 });
+
+describe('dashboard UI with many jobs', () => {
+  let svc: FakeService;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    svc = await startFakeService({ seedJobs: 130 });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await svc?.close();
+  });
+
+  it('pages older jobs in with ?cursor=, newest first', async () => {
+    const { page } = await recordedPage(browser, svc.url);
+    await page.goto('/');
+    await expect.poll(() => page.locator('tr.job-row').count()).toBe(100);
+    expect(await page.locator('tr.job-row').first().getAttribute('data-job-id')).toBe('seed0129');
+    expect(await page.textContent('#jobs-count')).toBe('100+');
+    await page.click('#jobs-more');
+    await expect.poll(() => page.locator('tr.job-row').count()).toBe(130);
+    expect(await page.locator('tr.job-row').last().getAttribute('data-job-id')).toBe('seed0000');
+    expect(await page.locator('#jobs-more').isHidden()).toBe(true);
+    expect(await page.textContent('#jobs-count')).toBe('130');
+  });
+});

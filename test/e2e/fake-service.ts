@@ -37,6 +37,8 @@ export interface FakeServiceOptions {
   /** Batches reported per epoch (progress messages). */
   batches?: number;
   apiKey?: string;
+  /** Completed jobs to create at start (to exercise paging). */
+  seedJobs?: number;
 }
 
 export interface FakeService {
@@ -162,10 +164,13 @@ export async function startFakeService(opts: FakeServiceOptions = {}): Promise<F
     ],
   }));
 
-  app.get('/v1/jobs', async () => ({
-    items: [...jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map(publicJob),
-    nextCursor: null,
-  }));
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/v1/jobs', async (req) => {
+    const all = [...jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map(publicJob);
+    const limit = Math.min(500, Number(req.query.limit ?? 50));
+    const start = Number(req.query.cursor ?? 0);
+    const items = all.slice(start, start + limit);
+    return start + limit < all.length ? { items, nextCursor: String(start + limit) } : { items };
+  });
 
   app.post('/v1/jobs', async (req, reply) => {
     const body = req.body as any;
@@ -232,6 +237,16 @@ export async function startFakeService(opts: FakeServiceOptions = {}): Promise<F
     globalSubs.add(socket);
     socket.on('close', () => globalSubs.delete(socket));
   });
+
+  for (let i = 0; i < (opts.seedJobs ?? 0); i++) {
+    const id = `seed${String(i).padStart(4, '0')}`;
+    const m = { epoch: 1, iteration: 1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: 0.5, learningRate: 0.01, durationMs: 1, samplesPerSecond: 1 };
+    const at = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+    jobs.set(id, {
+      id, name: `seeded ${i}`, status: 'completed', spec: { dataset: { id: 'mnist' }, model: { preset: 'mlp' }, training: { epochs: 1, batchSize: 10 } },
+      progress: { epoch: 1, epochs: 1 }, latestMetrics: m, createdAt: at, finishedAt: at, modelId: `m-${id}`, attempts: 1, events: [], history: [m], subscribers: new Set(),
+    });
+  }
 
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
