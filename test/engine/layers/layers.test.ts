@@ -76,6 +76,22 @@ describe('Conv2d', () => {
       }
     }
   });
+  it.each([[1], [2]])('gives the same per-sample results when the batch size changes (groups %i)', (groups) => {
+    const conv = makeLayer({ type: 'conv2d', filters: 4, kernelSize: 3, padding: 1, groups }, [2, 5, 5]) as Conv2d;
+    const x = randn(4 * 50, new Rng(8));
+    const dout = randn(4 * 100, new Rng(9));
+    const y4 = Float32Array.from(conv.forward(x, 4, 'train'));
+    const dx4 = Float32Array.from(conv.backward(dout, 4));
+    const dw4 = Float32Array.from(conv.weight.grad);
+    const y2 = conv.forward(x.subarray(0, 100), 2, 'train');
+    expect(Array.from(y2)).toEqual(Array.from(y4.subarray(0, 200)));
+    const dx2 = conv.backward(dout.subarray(0, 200), 2);
+    expect(Array.from(dx2)).toEqual(Array.from(dx4.subarray(0, 100)));
+    const y4b = conv.forward(x, 4, 'train');
+    expect(Array.from(y4b)).toEqual(Array.from(y4));
+    conv.backward(dout, 4);
+    expect(Array.from(conv.weight.grad)).toEqual(Array.from(dw4));
+  });
 });
 
 describe('weight initialisation', () => {
