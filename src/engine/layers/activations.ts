@@ -3,7 +3,7 @@ import {
   reluBackward, reluForward, sigmoidBackward, sigmoidForward, tanhBackward, tanhForward,
 } from '../kernels/elementwise.ts';
 import type { LayerSpec } from '../spec/layer-spec.ts';
-import { checkBatch, ctxBackend, GrowBuffer, type LayerContext, type LayerInfo, sizeOf } from './common.ts';
+import { checkBatch, ctxBackend, GrowBuffer, kernel, type LayerContext, type LayerInfo, sizeOf } from './common.ts';
 import type { Layer, Mode, Param, Shape } from './layer.ts';
 
 type Kernel = (a: Float32Array, b: Float32Array, n: number) => void;
@@ -71,7 +71,8 @@ abstract class Activation implements Layer {
 export class ReLU extends Activation {
   readonly type = 'relu' as const;
   constructor(inputShape: Shape, ctx: LayerContext) {
-    super(inputShape, ctx, reluForward, reluBackward);
+    const be = ctxBackend(ctx);
+    super(inputShape, ctx, kernel(be, 'reluForward', reluForward), kernel(be, 'reluBackward', reluBackward));
   }
 }
 

@@ -92,16 +92,37 @@ export class GrowBuffer {
   }
 }
 
-/** Same as {@link GrowBuffer} for Int32Array indices (max-pool argmax), which no kernel backend owns. */
+/**
+ * Same as {@link GrowBuffer} for Int32Array indices (max-pool argmax): from the backend's `allocInt32`
+ * when it has one (so its max-pool kernels use them in place), else plain Int32Arrays.
+ */
 export class GrowIndexBuffer {
   private store: Int32Array | null = null;
   private view: Int32Array | null = null;
+  constructor(private readonly be?: KernelBackend) {}
+
+  /** A view of exactly `n` elements. Contents are whatever the last user left. */
   get(n: number): Int32Array {
     if (this.view !== null && this.view.length === n) return this.view;
-    if (this.store === null || this.store.length < n) this.store = new Int32Array(n);
+    if (this.store === null || this.store.length < n) {
+      if (this.store !== null) this.be?.freeInt32?.(this.store);
+      this.store = this.be?.allocInt32 ? this.be.allocInt32(n) : new Int32Array(n);
+    }
     this.view = n === this.store.length ? this.store : this.store.subarray(0, n);
     return this.view;
   }
+}
+
+/** Names of the optional kernels a backend may provide in place of kernels/elementwise.ts and pool.ts. */
+export type FastPath = 'reluForward' | 'reluBackward' | 'addChannelBias' | 'sumChannels' | 'addRowBias' | 'sumRows' | 'maxPoolForward' | 'maxPoolBackward';
+
+/**
+ * The backend's optional fast path `name`, bound to the backend, or the plain JavaScript kernel `fallback`
+ * (same signature and semantics). Resolved once per layer, at construction.
+ */
+export function kernel<K extends FastPath>(be: KernelBackend, name: K, fallback: NonNullable<KernelBackend[K]>): NonNullable<KernelBackend[K]> {
+  const f = be[name] as ((...args: never[]) => void) | undefined;
+  return f === undefined ? fallback : (f.bind(be) as NonNullable<KernelBackend[K]>);
 }
 
 /** A parameter whose value and grad are backend buffers (zero-filled). */

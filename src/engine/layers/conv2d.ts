@@ -2,7 +2,7 @@ import { type ConvGeometry, convGeometry, type KernelBackend } from '../kernels/
 import { addChannelBias, sumChannels } from '../kernels/elementwise.ts';
 import type { Conv2dSpec } from '../spec/layer-spec.ts';
 import {
-  checkBatch, ctxBackend, fillNormal, fmtShape, GrowBuffer, initStd, type LayerContext, type LayerInfo, makeParam,
+  checkBatch, ctxBackend, fillNormal, fmtShape, GrowBuffer, initStd, kernel, type LayerContext, type LayerInfo, makeParam,
   pair, ShapeProblem, sizeOf, Views,
 } from './common.ts';
 import type { Layer, Mode, Param, Shape } from './layer.ts';
@@ -43,6 +43,8 @@ export class Conv2d implements Layer {
   private readonly out: GrowBuffer;
   private readonly dx: GrowBuffer;
   private batch = 0;
+  private readonly addBias: typeof addChannelBias;
+  private readonly sumBias: typeof sumChannels;
   // Per-(sample, group) views: x, col, y, dout, dx blocks and per-group W, dW (see Views).
   private readonly xV = new Views();
   private readonly colV = new Views();
@@ -98,6 +100,8 @@ export class Conv2d implements Layer {
     this.dcol = new GrowBuffer(this.be);
     this.out = new GrowBuffer(this.be);
     this.dx = new GrowBuffer(this.be);
+    this.addBias = kernel(this.be, 'addChannelBias', addChannelBias);
+    this.sumBias = kernel(this.be, 'sumChannels', sumChannels);
   }
 
   /** x (N, C, H, W) → y (N, F, OH, OW). Keeps the im2col matrices of the batch for backward. */
@@ -126,7 +130,7 @@ export class Conv2d implements Layer {
     for (let b = 0; b < B; b++) {
       this.be.gemm(false, true, Fg, P, Kg, ws[b % this.G], cols[b], ys[b], 0);
     }
-    if (this.bias) addChannelBias(y, this.bias.value, batch, this.F, P);
+    if (this.bias) this.addBias(y, this.bias.value, batch, this.F, P);
     this.batch = batch;
     return y;
   }
@@ -144,7 +148,7 @@ export class Conv2d implements Layer {
     const col = this.col.get(batch * this.G * P * Kg);
     const dx = this.dx.get(batch * inSize);
     const dcol = this.dcol.get(P * Kg);
-    if (this.bias) sumChannels(dout, batch, this.F, P, this.bias.grad);
+    if (this.bias) this.sumBias(dout, batch, this.F, P, this.bias.grad);
     const B = batch * this.G;
     const cols = this.colV.of(col, B, P * Kg);
     const douts = this.doutV.of(dout, B, Fg * P);

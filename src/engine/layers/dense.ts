@@ -2,7 +2,7 @@ import { addRowBias, sumRows } from '../kernels/elementwise.ts';
 import type { KernelBackend } from '../kernels/backend.ts';
 import type { DenseSpec } from '../spec/layer-spec.ts';
 import {
-  checkBatch, ctxBackend, fillNormal, GrowBuffer, initStd, type LayerContext, type LayerInfo, makeParam, sizeOf,
+  checkBatch, ctxBackend, fillNormal, GrowBuffer, initStd, kernel, type LayerContext, type LayerInfo, makeParam, sizeOf,
 } from './common.ts';
 import type { Layer, Mode, Param, Shape } from './layer.ts';
 
@@ -33,6 +33,8 @@ export class Dense implements Layer {
   private readonly out: GrowBuffer;
   private readonly dx: GrowBuffer;
   private x: Float32Array | null = null;
+  private readonly addBias: typeof addRowBias;
+  private readonly sumBias: typeof sumRows;
 
   /** Output shape `[units]`; params `weight` [fanIn, units] and `bias` [units]. */
   static describe(spec: DenseSpec, inputShape: Shape): LayerInfo {
@@ -55,6 +57,8 @@ export class Dense implements Layer {
     if (this.bias) this.bias.value.fill(spec.biasInit);
     this.out = new GrowBuffer(this.be);
     this.dx = new GrowBuffer(this.be);
+    this.addBias = kernel(this.be, 'addRowBias', addRowBias);
+    this.sumBias = kernel(this.be, 'sumRows', sumRows);
   }
 
   /** x (N, fanIn) → y (N, units). Caches x (by reference) for backward. */
@@ -62,7 +66,7 @@ export class Dense implements Layer {
     checkBatch('dense.forward', x, batch, this.fanIn);
     const y = this.out.get(batch * this.units);
     this.be.gemm(false, false, batch, this.units, this.fanIn, x, this.weight.value, y, 0);
-    if (this.bias) addRowBias(y, this.bias.value, batch, this.units);
+    if (this.bias) this.addBias(y, this.bias.value, batch, this.units);
     this.x = x;
     return y;
   }
@@ -72,7 +76,7 @@ export class Dense implements Layer {
     if (this.x === null) throw new Error('dense.backward before forward');
     checkBatch('dense.backward', dout, batch, this.units);
     this.be.gemm(true, false, this.fanIn, this.units, batch, this.x, dout, this.weight.grad, 0);
-    if (this.bias) sumRows(dout, batch, this.units, this.bias.grad);
+    if (this.bias) this.sumBias(dout, batch, this.units, this.bias.grad);
     const dx = this.dx.get(batch * this.fanIn);
     if (this.computeInputGrad) this.be.gemm(false, true, batch, this.fanIn, this.units, dout, this.weight.value, dx, 0);
     return dx;

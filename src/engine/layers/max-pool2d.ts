@@ -1,7 +1,7 @@
 import type { ConvGeometry, KernelBackend } from '../kernels/backend.ts';
 import { maxPoolBackward, maxPoolForward } from '../kernels/pool.ts';
 import type { MaxPool2dSpec } from '../spec/layer-spec.ts';
-import { checkBatch, ctxBackend, GrowBuffer, GrowIndexBuffer, type LayerContext, type LayerInfo } from './common.ts';
+import { checkBatch, ctxBackend, GrowBuffer, GrowIndexBuffer, kernel, type LayerContext, type LayerInfo } from './common.ts';
 import type { Layer, Mode, Param, Shape } from './layer.ts';
 import { poolGeometry } from './pool2d.ts';
 
@@ -21,7 +21,9 @@ export class MaxPool2d implements Layer {
   private gN: ConvGeometry;
   private readonly out: GrowBuffer;
   private readonly dx: GrowBuffer;
-  private readonly argmax = new GrowIndexBuffer();
+  private readonly argmax: GrowIndexBuffer;
+  private readonly fwd: typeof maxPoolForward;
+  private readonly bwd: typeof maxPoolBackward;
   private batch = 0;
 
   /** Output `[C, OH, OW]`; no params. Throws ShapeProblem. */
@@ -39,6 +41,9 @@ export class MaxPool2d implements Layer {
     this.outputShape = [this.g1.C, this.g1.OH, this.g1.OW];
     this.out = new GrowBuffer(be);
     this.dx = new GrowBuffer(be);
+    this.argmax = new GrowIndexBuffer(be);
+    this.fwd = kernel(be, 'maxPoolForward', maxPoolForward);
+    this.bwd = kernel(be, 'maxPoolBackward', maxPoolBackward);
   }
 
   forward(x: Float32Array, batch: number, _mode: Mode): Float32Array {
@@ -46,7 +51,7 @@ export class MaxPool2d implements Layer {
     checkBatch('maxpool2d.forward', x, batch, C * H * W);
     const n = batch * C * OH * OW;
     const y = this.out.get(n);
-    maxPoolForward(x, this.geometry(batch), y, this.argmax.get(n));
+    this.fwd(x, this.geometry(batch), y, this.argmax.get(n));
     this.batch = batch;
     return y;
   }
@@ -57,7 +62,7 @@ export class MaxPool2d implements Layer {
     const n = batch * C * OH * OW;
     checkBatch('maxpool2d.backward', dout, batch, C * OH * OW);
     const dx = this.dx.get(batch * C * H * W);
-    maxPoolBackward(dout, this.argmax.get(n), n, batch * C * H * W, dx);
+    this.bwd(dout, this.argmax.get(n), n, batch * C * H * W, dx);
     return dx;
   }
 
