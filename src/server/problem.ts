@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** RFC 9457 problem details, as every error of the API is answered (`application/problem+json`). */
 export const ProblemSchema = z
   .strictObject({
-    type: z.string().describe('A URI naming the problem type (`about:blank` or a keiko problem URI).'),
+    type: z.string().describe('A URI naming the problem type: `urn:keiko:problem:<code in kebab case>`.'),
     title: z.string(),
     status: z.int(),
     detail: z.string(),
@@ -14,9 +14,10 @@ export const ProblemSchema = z
   .meta({ id: 'Problem' });
 export type Problem = z.infer<typeof ProblemSchema>;
 
-export const PROBLEM_TYPE_BASE = 'https://keiko.dev/problems/';
-
-/** Problem type URI of a code: `VALIDATION_FAILED` → `…/validation-failed`. */
+/**
+ * Problem type URI of a code: `VALIDATION_FAILED` → `urn:keiko:problem:validation-failed`. A URN, not an http URL:
+ * keiko has no documentation site to point at, and RFC 9457 asks clients not to dereference type URIs anyway.
+ */
 export function problemType(code: string): string {
-  return PROBLEM_TYPE_BASE + code.toLowerCase().replace(/_/g, '-');
+  return `urn:keiko:problem:${code.toLowerCase().replace(/_/g, '-')}`;
 }

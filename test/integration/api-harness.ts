@@ -32,7 +32,7 @@ export interface Harness {
 
 let counter = 0;
 
-export async function startHarness(opts: { env?: Record<string, string>; listen?: boolean; server?: TestRedis } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; listen?: boolean; server?: TestRedis; dashboard?: boolean } = {}): Promise<Harness> {
   const server = opts.server ?? (await startRedis());
   const prefix = `t${process.pid}x${++counter}`;
   const env = loadEnv({ REDIS_URL: server.url, KEIKO_PREFIX: prefix, LOG_LEVEL: 'silent', ...opts.env });
@@ -49,7 +49,7 @@ export async function startHarness(opts: { env?: Record<string, string>; listen?
     // Connected before the first request: /readyz answers 503 while the client is still connecting.
     await Promise.all([appRedis.ping(), queueRedis.ping()]);
     const queue = createTrainingQueue(queueRedis, keys, env);
-    const app = await buildApp({ redis: appRedis, queue, keys, env }, { dashboard: false });
+    const app = await buildApp({ redis: appRedis, queue, keys, env }, { dashboard: opts.dashboard ?? false });
     let url: string | undefined;
     if (o.listen ?? opts.listen) {
       await app.listen({ port: 0, host: '127.0.0.1' });

@@ -125,6 +125,25 @@ describe('authentication with KEIKO_API_KEYS', () => {
   });
 });
 
+describe('with the dashboard mounted', () => {
+  it('serves / and bull-board beside the API, and unknown routes stay problem+json', async () => {
+    const h = await startHarness({ dashboard: true, env: { KEIKO_API_KEYS: 'k1' } });
+    try {
+      const page = await h.api.app.inject('/');
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-type']).toMatch(/text\/html/);
+      expect((await h.api.app.inject('/admin/queues')).statusCode).toBe(401);
+      expect((await h.api.app.inject({ url: '/admin/queues', headers: { authorization: 'Bearer k1' } })).statusCode).toBe(200);
+      const missing = await h.api.app.inject('/nope');
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json().code).toBe('ROUTE_NOT_FOUND');
+      expect(missing.json().type).toBe('urn:keiko:problem:route-not-found');
+    } finally {
+      await h.close();
+    }
+  }, 30_000);
+});
+
 describe('without KEIKO_API_KEYS', () => {
   it('needs no key', async () => {
     const h = await startHarness();

@@ -1,8 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { SpecError } from '../../engine/index.ts';
 import { InvalidCursorError } from '../../redis/model-store.ts';
 import { AppError, InvalidCursorParamError, PayloadTooLargeError, RouteNotFoundError, ValidationError } from '../errors.ts';
 import { problemType, type Problem } from '../problem.ts';
+import { formatPath } from '../zod-issues.ts';
 
 /**
  * One error format everywhere (RFC 9457 problem+json with a stable `code` and the request id as `instance`):
@@ -35,6 +37,8 @@ function isRedisUnavailable(err: Error): boolean {
 export function toAppError(err: unknown, bodyLimit: number): AppError | null {
   if (err instanceof AppError) return err;
   if (err instanceof InvalidCursorError) return new InvalidCursorParamError();
+  // A spec the engine refuses (ShapeError included) wherever it surfaces: the engine's path and message.
+  if (err instanceof SpecError) return new ValidationError([{ path: formatPath(err.path), message: err.message }]);
   if (!(err instanceof Error)) return null;
   const fe = err as FastifyError;
   switch (fe.code) {
