@@ -56,6 +56,7 @@ onUnauthorized((problem) => {
 onApiKeyChange(() => {
   askedForKey = false;
   syncKeyButton();
+  detail.close(); // its stream reopens with the new key (start() follows #job=…)
   start(); // reload everything with the new key
 });
 
