@@ -195,6 +195,7 @@ export class JobDetail {
     const err = $('detail-error');
     err.hidden = !job.error;
     err.textContent = job.error ? `${job.error.code}: ${job.error.message}` : '';
+    err.classList.toggle('notice', job.status === 'cancelled'); // a cancellation is not a failure
     this.renderProgress();
     this.renderFacts();
   }
