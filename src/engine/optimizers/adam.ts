@@ -47,17 +47,19 @@ export class Adam extends Optimizer {
     this.lrT = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
   }
 
-  protected updateParam(value: Float32Array, grad: Float32Array, [m, v]: Float32Array[]): void {
+  protected updateParam(value: Float32Array, grad: Float32Array, slots: Float32Array[]): void {
+    const m = slots[0]!;
+    const v = slots[1]!;
     const lrT = this.lrT;
     const b1 = 1 - this.beta1;
     const b2 = 1 - this.beta2;
     const eps = this.epsilon;
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
-      const mi = Math.fround(m![i]! + b1 * (g - m![i]!));
-      const vi = Math.fround(v![i]! + b2 * (g * g - v![i]!));
-      m![i] = mi;
-      v![i] = vi;
+      const mi = Math.fround(m[i]! + b1 * (g - m[i]!));
+      const vi = Math.fround(v[i]! + b2 * (g * g - v[i]!));
+      m[i] = mi;
+      v[i] = vi;
       value[i] = value[i]! - (lrT * mi) / (Math.sqrt(vi) + eps);
     }
   }

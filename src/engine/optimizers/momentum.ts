@@ -25,12 +25,13 @@ export class Momentum extends Optimizer {
     this.momentum = checkUnit('momentum', opts.momentum ?? 0.9);
   }
 
-  protected updateParam(value: Float32Array, grad: Float32Array, [v]: Float32Array[]): void {
+  protected updateParam(value: Float32Array, grad: Float32Array, slots: Float32Array[]): void {
+    const v = slots[0]!;
     const lr = this.learningRate;
     const mu = this.momentum;
     for (let i = 0; i < value.length; i++) {
-      const vi = mu * v![i]! - lr * grad[i]!;
-      v![i] = vi;
+      const vi = mu * v[i]! - lr * grad[i]!;
+      v[i] = vi;
       value[i] = value[i]! + Math.fround(vi);
     }
   }

@@ -29,14 +29,15 @@ export class Nesterov extends Optimizer {
     this.momentum = checkUnit('momentum', opts.momentum ?? 0.9);
   }
 
-  protected updateParam(value: Float32Array, grad: Float32Array, [v]: Float32Array[]): void {
+  protected updateParam(value: Float32Array, grad: Float32Array, slots: Float32Array[]): void {
+    const v = slots[0]!;
     const lr = this.learningRate;
     const mu = this.momentum;
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
-      const vi = v![i]!;
+      const vi = v[i]!;
       value[i] = value[i]! + mu * mu * vi - (1 + mu) * lr * g;
-      v![i] = mu * vi - lr * g;
+      v[i] = mu * vi - lr * g;
     }
   }
 }

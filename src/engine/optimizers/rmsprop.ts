@@ -32,14 +32,15 @@ export class RMSProp extends Optimizer {
     this.epsilon = checkPositive('epsilon', opts.epsilon ?? 1e-7);
   }
 
-  protected updateParam(value: Float32Array, grad: Float32Array, [h]: Float32Array[]): void {
+  protected updateParam(value: Float32Array, grad: Float32Array, slots: Float32Array[]): void {
+    const h = slots[0]!;
     const lr = this.learningRate;
     const rho = this.decay;
     const eps = this.epsilon;
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
-      const hi = Math.fround(rho * h![i]! + (1 - rho) * g * g);
-      h![i] = hi;
+      const hi = Math.fround(rho * h[i]! + (1 - rho) * g * g);
+      h[i] = hi;
       value[i] = value[i]! - (lr * g) / (Math.sqrt(hi) + eps);
     }
   }

@@ -162,79 +162,86 @@ export function fit(opts: FitOptions): FitResult {
   let lastProgress = -Infinity;
   const batches = sampler.batchesPerEpoch;
 
-  for (let epoch = startEpoch; epoch <= training.epochs; epoch++) {
-    const t0 = performance.now();
-    sampler.startEpoch(rng);
-    let samples = 0;
-    for (let b = 1; b <= batches; b++) {
-      if (opts.signal?.aborted) return { status: 'aborted', epochs: history, ...(es && best ? { bestEpoch: best.epoch } : {}) };
-      const bs = sampler.next(rng, idx);
-      const v = viewsFor(bs);
-      gather(data.train, idx, bs, size, v.x, v.y);
-      const logits = model.forward(v.x, bs, 'train');
-      const { loss } = softmaxCrossEntropy(logits, v.y, bs, classes, v.d);
-      model.backward(v.d, bs);
-      reg.addGradients(params);
-      optimizer.update(params);
-      iteration++;
-      samples += bs;
-      if (opts.onProgress) {
-        const now = performance.now();
-        if (now - lastProgress >= interval) {
-          lastProgress = now;
-          opts.onProgress({ epoch, batch: b, batches, loss: loss + reg.penalty(params) });
+  try {
+    for (let epoch = startEpoch; epoch <= training.epochs; epoch++) {
+      const t0 = performance.now();
+      sampler.startEpoch(rng);
+      let samples = 0;
+      for (let b = 1; b <= batches; b++) {
+        if (opts.signal?.aborted) return { status: 'aborted', epochs: history, ...(es && best ? { bestEpoch: best.epoch } : {}) };
+        const bs = sampler.next(rng, idx);
+        const v = viewsFor(bs);
+        gather(data.train, idx, bs, size, v.x, v.y);
+        const logits = model.forward(v.x, bs, 'train');
+        const { loss } = softmaxCrossEntropy(logits, v.y, bs, classes, v.d);
+        model.backward(v.d, bs);
+        reg.addGradients(params);
+        optimizer.update(params);
+        iteration++;
+        samples += bs;
+        if (opts.onProgress) {
+          const now = performance.now();
+          if (now - lastProgress >= interval) {
+            lastProgress = now;
+            opts.onProgress({ epoch, batch: b, batches, loss: loss + reg.penalty(params) });
+          }
         }
       }
-    }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    const penalty = reg.penalty(params);
-    const tr = evaluate(data.train, penalty);
-    const te = evaluate(data.test, penalty);
-    const m: EpochMetrics = {
-      epoch,
-      iteration,
-      trainLoss: tr.loss,
-      trainAccuracy: tr.accuracy,
-      testLoss: te.loss,
-      testAccuracy: te.accuracy,
-      learningRate: optimizer.learningRate,
-      durationMs: performance.now() - t0,
-      samplesPerSecond: samples / Math.max(trainSeconds, 1e-9),
-    };
-    history.push(m);
-
-    if (es) {
-      const value = m[es.monitor];
-      const improved = best === undefined || (es.monitor === 'testLoss' ? value < best.value - es.minDelta : value > best.value + es.minDelta);
-      // NaN never improves (a diverged run keeps its last good weights as the best).
-      if (improved && !Number.isNaN(value)) best = { epoch, value, weights: getWeights(model) };
-    }
-
-    if (opts.onEpoch) {
-      let live = true;
-      const snapshot = (): Checkpoint => {
-        if (!live) throw new EngineError('CHECKPOINT_EXPIRED', 'checkpoint() must be called inside onEpoch: the run has moved on');
-        const c: Checkpoint = {
-          epoch,
-          iteration,
-          rngState: [...rng.state()],
-          weights: getWeights(model),
-          optimizerState: optimizer.exportState(named),
-          history: history.map((h) => ({ ...h })),
-        };
-        if (best) c.best = { epoch: best.epoch, value: best.value, weights: best.weights };
-        return c;
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const penalty = reg.penalty(params);
+      const tr = evaluate(data.train, penalty);
+      const te = evaluate(data.test, penalty);
+      const m: EpochMetrics = {
+        epoch,
+        iteration,
+        trainLoss: tr.loss,
+        trainAccuracy: tr.accuracy,
+        testLoss: te.loss,
+        testAccuracy: te.accuracy,
+        learningRate: optimizer.learningRate,
+        durationMs: performance.now() - t0,
+        samplesPerSecond: samples / Math.max(trainSeconds, 1e-9),
       };
-      try {
-        opts.onEpoch({ ...m }, snapshot);
-      } finally {
-        live = false;
-      }
-    }
+      history.push(m);
 
-    if (es && best && epoch - best.epoch >= es.patience) return stopEarly();
+      if (es) {
+        const value = m[es.monitor];
+        const improved = best === undefined || (es.monitor === 'testLoss' ? value < best.value - es.minDelta : value > best.value + es.minDelta);
+        // NaN never improves (a diverged run keeps its last good weights as the best).
+        if (improved && !Number.isNaN(value)) best = { epoch, value, weights: getWeights(model) };
+      }
+
+      if (opts.onEpoch) {
+        let live = true;
+        const snapshot = (): Checkpoint => {
+          if (!live) throw new EngineError('CHECKPOINT_EXPIRED', 'checkpoint() must be called inside onEpoch: the run has moved on');
+          const c: Checkpoint = {
+            epoch,
+            iteration,
+            rngState: [...rng.state()],
+            weights: getWeights(model),
+            optimizerState: optimizer.exportState(named),
+            history: history.map((h) => ({ ...h })),
+          };
+          if (best) c.best = { epoch: best.epoch, value: best.value, weights: best.weights };
+          return c;
+        };
+        try {
+          opts.onEpoch({ ...m }, snapshot);
+        } finally {
+          live = false;
+        }
+      }
+
+      if (es && best && epoch - best.epoch >= es.patience) return stopEarly();
+    }
+    return { status: 'completed', epochs: history, ...(es && best ? { bestEpoch: best.epoch } : {}) };
+  } finally {
+    // NOTE: the WebAssembly backend hands out ranges of its own memory; give them back for the next job.
+    be.free(xBuf);
+    be.free(dBuf);
+    be.free(evalBuf);
   }
-  return { status: 'completed', epochs: history, ...(es && best ? { bestEpoch: best.epoch } : {}) };
 
   function stopEarly(): FitResult {
     if (es!.restoreBest) setWeights(model, best!.weights);
