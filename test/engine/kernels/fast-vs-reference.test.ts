@@ -4,6 +4,7 @@ import { addChannelBias, addRowBias, reluBackward, reluForward, sumChannels, sum
 import { maxPoolBackward, maxPoolForward } from '../../../src/engine/kernels/pool.ts';
 import { referenceBackend } from '../../../src/engine/kernels/reference.ts';
 import { createWasmBackend, RangeAllocator, type WasmBackend } from '../../../src/engine/kernels/wasm/index.ts';
+import { NativeBackend, loadNative } from '../../../src/native/index.ts';
 import { KernelThreadPool } from '../../../src/parallel/pool.ts';
 
 // The fast kernels against the reference kernels on random shapes (odd sizes, strides, paddings,
@@ -306,6 +307,27 @@ describe('wasm-simd elementwise, pooling and optimizer kernels', () => {
     } finally {
       be.setRunner(null);
       await p.close();
+    }
+  });
+});
+
+// The native GEMM addon is optional (built at install when g++ is present): checked when it was built.
+const native = loadNative();
+describe.skipIf(native === null)('native GEMM addon against the reference', () => {
+  it('gemm matches on every transposition case and is bit-identical with 1 and 2 threads', () => {
+    const be = new NativeBackend(native!);
+    for (const c of [...gemmCases, { tA: false, tB: true, M: 1000, N: 30, K: 75, beta: 0 as const }, { tA: true, tB: false, M: 257, N: 130, K: 129, beta: 1 as const }]) {
+      const A = fill(new Float32Array(c.M * c.K));
+      const B = fill(new Float32Array(c.K * c.N));
+      const C0 = fill(new Float32Array(c.M * c.N));
+      const want = C0.slice();
+      referenceBackend.gemm(c.tA, c.tB, c.M, c.N, c.K, A, B, want, c.beta);
+      be.gemmThreads = 1;
+      const one = runGemm(be, c, A, B, C0, true);
+      expectClose(one, want, c.K);
+      expectClose(runGemm(be, c, A, B, C0, false), want, c.K);
+      be.gemmThreads = 2;
+      expectSame(runGemm(be, c, A, B, C0, true), one);
     }
   });
 });

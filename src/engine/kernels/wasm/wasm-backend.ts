@@ -84,7 +84,7 @@ function splitRange(n: number, parts: number, align: number): [number, number][]
 
 /** The WebAssembly SIMD backend. Create it with {@link createWasmBackend} or use {@link wasmBackend}. */
 export class WasmBackend implements KernelBackend {
-  readonly name = 'wasm-simd';
+  readonly name: string = 'wasm-simd';
   /** The shared memory every buffer from `alloc` lives in. */
   readonly memory: WebAssembly.Memory;
   /** The compiled module, for worker threads to instantiate on the same memory. */
@@ -105,7 +105,9 @@ export class WasmBackend implements KernelBackend {
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.exports = instance.exports as unknown as KernelExports;
     this.heap = this.refresh();
-    this.allocator = new RangeAllocator(HEAP_BASE, (end) => {
+    this.allocator = new RangeAllocator(HEAP_BASE, (blockEnd) => {
+      // 64 bytes of slack past the last block: some kernels load a full v128 that ends past a row.
+      const end = blockEnd + 64;
       const have = this.memory.buffer.byteLength;
       if (end > have) {
         const pages = Math.ceil((end - have) / PAGE);
