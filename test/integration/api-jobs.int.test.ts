@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
+import { expectedTensors, LayersModelSpecSchema } from '../../src/engine/index.ts';
 import { addEventTo } from '../../src/redis/events.ts';
+import { saveDataset } from '../../src/redis/dataset-store.ts';
+import { saveModel } from '../../src/redis/model-store.ts';
 import { setStatusTo } from '../../src/redis/job-status.ts';
 import { startHarness, smallSpec, type Harness } from './api-harness.ts';
 
@@ -98,6 +101,26 @@ describe('POST /v1/jobs', () => {
     expect(problem(params).errors).toEqual([{ path: 'model.layers', message: expect.stringMatching(/parameters, at most 5000/) }]);
     const size = await post(smallSpec({ dataset: { id: 'synthetic-blobs', trainSize: 90_000, testSize: 20_000 } }));
     expect(paths(size)).toEqual(['dataset.trainSize']);
+  });
+
+  it('accepts initFrom a stored model of the same architecture, refuses another architecture', async () => {
+    const spec = LayersModelSpecSchema.parse({ inputShape: [2], layers: [{ type: 'dense', units: 3 }] });
+    const tensors = expectedTensors(spec).map((t) => ({ ...t, data: new Float32Array(t.shape.reduce((a, b) => a * b, 1)) }));
+    await saveModel(h.redis, h.keys, { id: 'base-model', spec }, tensors);
+    const same = await post(smallSpec({ model: { inputShape: [2], layers: [{ type: 'dense', units: 3 }], initFrom: 'base-model' } }));
+    expect(same.statusCode).toBe(202);
+    const other = await post(smallSpec({ model: { inputShape: [2], layers: [{ type: 'dense', units: 4 }, { type: 'dense', units: 3 }], initFrom: 'base-model' } }));
+    expect(problem(other).errors).toEqual([{ path: 'model.initFrom', message: expect.stringMatching(/different architecture: 0\.weight is \[2, 3\] in the stored model, \[2, 4\] here/) }]);
+  });
+
+  it('accepts an uploaded dataset and checks the model and sizes against it', async () => {
+    const split = (n: number) => ({ x: new Float32Array(n * 4), y: new Uint8Array(n).map((_, i) => i % 2), n });
+    const meta = await saveDataset(h.redis, h.keys, { id: 'up-1', name: 'up', format: 'json', inputShape: [4], classes: 2, train: split(10), test: split(5) });
+    const model = { inputShape: [4], layers: [{ type: 'dense', units: 2 }] };
+    const ok = await post(smallSpec({ dataset: { id: meta.id }, model }));
+    expect(ok.statusCode).toBe(202);
+    const bad = await post(smallSpec({ dataset: { id: meta.id, trainSize: 11 }, model: { inputShape: [4], layers: [{ type: 'dense', units: 3 }] } }));
+    expect(paths(bad)).toEqual(['dataset.trainSize', 'model.layers.0']);
   });
 
   it('refuses an initFrom model that does not exist', async () => {
