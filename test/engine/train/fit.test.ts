@@ -192,6 +192,22 @@ describe('fit', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('trains a small CNN on synthetic-images (the CNN smoke set) past 90% test accuracy', async () => {
+    const images = await loadBuiltinDataset({ id: 'synthetic-images', seed: 1 });
+    const rng = new Rng(2);
+    const model = buildModel(LayersModelSpecSchema.parse({
+      inputShape: [1, 8, 8],
+      layers: [{ type: 'conv2d', filters: 6, kernelSize: 3, padding: 1 }, { type: 'relu' }, { type: 'maxpool2d', poolSize: 2 }, { type: 'flatten' }, { type: 'dense', units: 4 }],
+    }), rng);
+    const r = fit({
+      model, rng, data: images,
+      training: TrainingSpecSchema.parse({ epochs: 6, batchSize: 32 }),
+      optimizer: OptimizerSpecSchema.parse({ type: 'adam', learningRate: 0.01 }),
+      regularization: RegularizationSpecSchema.parse({}),
+    });
+    expect(r.epochs.at(-1)!.testAccuracy).toBeGreaterThan(0.9);
+  });
+
   it('refuses data that does not fit the model', async () => {
     const rng = new Rng(1);
     const model = buildModel(spec, rng);
