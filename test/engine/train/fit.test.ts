@@ -208,6 +208,34 @@ describe('fit', () => {
     expect(r.epochs.at(-1)!.testAccuracy).toBeGreaterThan(0.9);
   });
 
+  it('checkpoint() works inside onEpoch only; a checkpoint of the last epoch resumes to the same result', async () => {
+    let late: (() => Checkpoint) | undefined;
+    let final: Checkpoint | undefined;
+    const done = await run({
+      training: { epochs: 2 },
+      onEpoch: (m, checkpoint) => {
+        late = checkpoint;
+        if (m.epoch === 2) final = checkpoint();
+      },
+    });
+    expect(() => late!()).toThrow(/inside onEpoch/);
+    const again = await run({ training: { epochs: 2 }, resume: deserializeCheckpoint(serializeCheckpoint(final!)) });
+    expect(again.result.status).toBe('completed');
+    expect(stable(again.result.epochs)).toEqual(stable(done.result.epochs));
+    // A checkpoint past the run's epochs is refused.
+    await expect(run({ training: { epochs: 1 }, resume: final! })).rejects.toThrow(/past the run's 1 epochs/);
+  });
+
+  it('resuming a checkpoint taken when early stopping had just fired stops again with the best weights', async () => {
+    const es = { monitor: 'testAccuracy', patience: 1, minDelta: 1 };
+    let atStop: Checkpoint | undefined;
+    const first = await run({ training: { epochs: 5, earlyStopping: es }, onEpoch: (m, c) => { if (m.epoch === 2) atStop = c(); } });
+    expect(first.result.status).toBe('early_stopped');
+    const resumed = await run({ seed: 5, training: { epochs: 5, earlyStopping: es }, resume: atStop! });
+    expect(resumed.result).toEqual(first.result);
+    expect(sameTensors(getWeights(resumed.model), getWeights(first.model))).toBe(true);
+  });
+
   it('refuses data that does not fit the model', async () => {
     const rng = new Rng(1);
     const model = buildModel(spec, rng);
