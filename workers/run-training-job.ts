@@ -140,7 +140,7 @@ async function runAttempt(
       },
       control,
       {
-        onReady: (m) => log.info({ threads, resumedFromEpoch: m.resumedFromEpoch }, 'training'),
+        onReady: (m) => log.info({ threads, kernels: m.kernels, resumedFromEpoch: m.resumedFromEpoch }, 'training'),
         onEpoch: async (m) => {
           const r = await commitEpoch(conn, keys, jobId, owner, m.metrics, m.checkpoint);
           if (r === 'lost') {

@@ -49,6 +49,8 @@ export interface ReadyMessage {
   resolvedSpec: LayersModelSpec;
   /** 0 for a fresh run, else the epoch the checkpoint resumes after. */
   resumedFromEpoch: number;
+  /** The kernel backend in use and its thread count, for the logs (e.g. `wasm-simd×2`). */
+  kernels: string;
 }
 
 /** One finished epoch and the checkpoint taken right after it (its buffer is transferred, not copied). */

@@ -13,6 +13,7 @@ import {
   type Checkpoint,
   type EpochMetrics,
 } from '../src/engine/index.ts';
+import { installKernels, shutdownThreads } from '../src/parallel/pool.ts';
 import { createRedis } from '../src/redis/connection.ts';
 import { createKeys } from '../src/redis/keys.ts';
 import { loadModel } from '../src/redis/model-store.ts';
@@ -62,7 +63,7 @@ function ownBuffer(u8: Uint8Array): Uint8Array<ArrayBuffer> {
 
 async function main(): Promise<void> {
   const { spec } = init;
-  backend().setThreads?.(init.threads);
+  const kernels = await useFastKernels(init.threads);
 
   // The client connects only if a command is sent (an uploaded dataset, initFrom weights): built-ins need none.
   const redis = createRedis(init.redisUrl, 'command', { lazyConnect: true, connectionName: 'keiko-thread' });
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
       if (!stored) throw Object.assign(new Error(`model.initFrom: model ${JSON.stringify(spec.model.initFrom)} does not exist`), { code: 'MODEL_NOT_FOUND' });
       setWeights(model, stored.tensors);
     }
-    post({ type: 'ready', resolvedSpec, resumedFromEpoch: resume?.epoch ?? 0 });
+    post({ type: 'ready', resolvedSpec, resumedFromEpoch: resume?.epoch ?? 0, kernels });
     if (signal.aborted) {
       post({ type: 'done', status: 'aborted', resolvedSpec });
       return;
@@ -124,6 +125,22 @@ async function main(): Promise<void> {
     post({ type: 'done', status: result.status, resolvedSpec, ...(metrics ? { metrics } : {}), weights }, weights.map((t) => t.data.buffer as ArrayBuffer));
   } finally {
     redis.disconnect();
+    // The kernel pool's threads would keep this thread alive.
+    await shutdownThreads().catch(() => undefined);
+  }
+}
+
+/**
+ * The fastest kernels this machine has (WebAssembly SIMD, with the native GEMM when it was built), split over the
+ * granted threads; the engine's reference JavaScript kernels when they cannot load (WebAssembly not built).
+ * Results do not depend on the thread count.
+ */
+async function useFastKernels(threads: number): Promise<string> {
+  try {
+    const r = await installKernels({ threads });
+    return `${r.backend.name}×${r.threads}`;
+  } catch {
+    return backend().name;
   }
 }
 

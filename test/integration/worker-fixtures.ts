@@ -13,7 +13,12 @@ import type { Keys } from '../../src/redis/keys.ts';
  * processes started as real child processes (`tsx workers/training-worker.ts`).
  */
 
-/** A small job that takes a few seconds: synthetic blobs, an MLP, `epochs` epochs of `iterations` batches. */
+/**
+ * A small job: synthetic blobs, an MLP, `epochs` epochs of `iterations` batches of 32. With the WebAssembly/native
+ * kernels an epoch of {@link SLOW_ITERATIONS} batches takes about a second here (slow enough to interrupt).
+ */
+export const SLOW_ITERATIONS = 750;
+
 export function smallSpec(epochs: number, iterations = 150): JobSpec {
   const input: JobSpecInput = {
     name: 'worker-test',

@@ -5,7 +5,7 @@ import { createRedis } from '../../src/redis/connection.ts';
 import type { TrainingQueue } from '../../src/queue/training-queue.ts';
 import { createKeys } from '../../src/redis/keys.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
-import { jobEvents, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
+import { jobEvents, SLOW_ITERATIONS, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
 
 // Two real worker processes per test; LOCK_DURATION_MS = STALLED_INTERVAL_MS = 2000 (worker-fixtures.ts), so a
 // killed worker's job is taken up again within a few seconds.
@@ -54,7 +54,7 @@ describe('training worker recovery', () => {
   it('resumes a job from its checkpoint on a second worker after kill -9, no epoch lost or repeated', async () => {
     const { keys, tq, queue, spawn } = await setup('k9');
     const a = await spawn();
-    await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, 40));
+    await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, SLOW_ITERATIONS));
     await waitFor('epoch 2 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 2, 40_000, 50);
     a.proc.kill('SIGKILL');
     expect(await a.exited).toBe('SIGKILL');
@@ -74,7 +74,7 @@ describe('training worker recovery', () => {
   it('on SIGTERM stops the running job after its epoch, exits, and the job resumes on another worker', async () => {
     const { keys, tq, queue, spawn } = await setup('term');
     const a = await spawn();
-    await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, 40));
+    await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, SLOW_ITERATIONS));
     await waitFor('epoch 1 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 1, 40_000, 50);
     const b = await spawn();
     a.proc.kill('SIGTERM');

@@ -6,7 +6,7 @@ import type { TrainingQueue } from '../../src/queue/training-queue.ts';
 import { requestCancel } from '../../src/redis/job-store.ts';
 import { createKeys } from '../../src/redis/keys.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
-import { jobEvents, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
+import { jobEvents, SLOW_ITERATIONS, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
 
 // One real redis-server and one real worker process (`tsx workers/training-worker.ts`) for the file.
 const keys = createKeys(`wk${process.pid}`);
@@ -74,7 +74,7 @@ describe('training worker', () => {
   }, 30_000);
 
   it('cancels a running job at a batch boundary: its thread ends, the job ends cancelled and is not retried', async () => {
-    await submit(redis, tq, keys, 'cx', smallSpec(50, 40));
+    await submit(redis, tq, keys, 'cx', smallSpec(50, SLOW_ITERATIONS));
     await waitFor('first epoch', async () => Number(await redis.hget(keys.job('cx'), 'epoch')) >= 1, 30_000);
     const before = worker.output().length;
     // What the API does for a running job: the flag (checked at start and polled) and the pub/sub message.
