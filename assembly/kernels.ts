@@ -446,6 +446,10 @@ export function sumRows(dout: usize, rows: i32, cols: i32, db: usize, c0: i32, c
  */
 export function maxPoolForward(x: usize, H: i32, W: i32, KH: i32, KW: i32, SH: i32, SW: i32, PH: i32, PW: i32,
   OH: i32, OW: i32, out: usize, argmax: usize, q0: i32, q1: i32): void {
+  if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PH == 0 && PW == 0) {
+    maxPool2x2(x, H, W, OH, OW, out, argmax, q0, q1);
+    return;
+  }
   let o = <usize>q0 * OH * OW;
   for (let q = q0; q < q1; q++) {
     const plane = q * H * W;
@@ -457,17 +461,78 @@ export function maxPoolForward(x: usize, H: i32, W: i32, KH: i32, KW: i32, SH: i
         const x0 = ox * SW - PW;
         const xLo = max(0, x0);
         const xHi = min(W, x0 + KW);
-        let best: f32 = -Infinity;
+        // Branch-free (select → cmov): on random activations a data-dependent branch mispredicts half
+        // the time (measured 5× slower). The first pixel seeds the maximum, so a NaN or −∞ first pixel is
+        // kept unless a later one is strictly greater (the reference's `v > best || bi < 0`).
         let bi = -1;
+        let best: f32 = -Infinity;
+        if (yLo < yHi && xLo < xHi) {
+          bi = plane + yLo * W + xLo;
+          best = load<f32>(x + (<usize>bi << 2));
+        }
         for (let iy = yLo; iy < yHi; iy++) {
           const row = plane + iy * W;
           for (let ix = xLo; ix < xHi; ix++) {
             const v = load<f32>(x + (<usize>(row + ix) << 2));
-            if (v > best || bi < 0) {
-              best = v;
-              bi = row + ix;
-            }
+            const take = v > best;
+            best = select<f32>(v, best, take);
+            bi = select<i32>(row + ix, bi, take);
           }
+        }
+        store<f32>(out + (o << 2), best);
+        store<i32>(argmax + (o << 2), bi);
+      }
+    }
+  }
+}
+
+// 2×2 stride 2 without padding (SimpleConvNet, DeepConvNet): 4 outputs per step. Each input row pair is
+// loaded as 8 floats and split into even/odd columns; the running maximum and its index are chosen with
+// lane masks in the window order (0,0), (0,1), (1,0), (1,1), strictly greater only: the scalar rule.
+// (The scalar loop took ~16 ns per output here: its compare→select chain serialises every window.)
+function maxPool2x2(x: usize, H: i32, W: i32, OH: i32, OW: i32, out: usize, argmax: usize, q0: i32, q1: i32): void {
+  let o = <usize>q0 * OH * OW;
+  const step = i32x4(0, 2, 4, 6);
+  for (let q = q0; q < q1; q++) {
+    const plane = q * H * W;
+    for (let oy = 0; oy < OH; oy++) {
+      const r0 = plane + 2 * oy * W;
+      const p0 = x + (<usize>r0 << 2);
+      const p1 = p0 + (<usize>W << 2);
+      let ox = 0;
+      for (; ox + 4 <= OW; ox += 4, o += 4) {
+        const off = <usize>(2 * ox) << 2;
+        const lo0 = v128.load(p0 + off), hi0 = v128.load(p0 + off, 16);
+        const lo1 = v128.load(p1 + off), hi1 = v128.load(p1 + off, 16);
+        const a = v128.shuffle<f32>(lo0, hi0, 0, 2, 4, 6);
+        const b = v128.shuffle<f32>(lo0, hi0, 1, 3, 5, 7);
+        const c = v128.shuffle<f32>(lo1, hi1, 0, 2, 4, 6);
+        const d = v128.shuffle<f32>(lo1, hi1, 1, 3, 5, 7);
+        const i0 = i32x4.add(i32x4.splat(r0 + 2 * ox), step);
+        let best = a;
+        let bi = i0;
+        let t = f32x4.gt(b, best);
+        best = v128.bitselect(b, best, t);
+        bi = v128.bitselect(i32x4.add(i0, i32x4.splat(1)), bi, t);
+        t = f32x4.gt(c, best);
+        best = v128.bitselect(c, best, t);
+        bi = v128.bitselect(i32x4.add(i0, i32x4.splat(W)), bi, t);
+        t = f32x4.gt(d, best);
+        best = v128.bitselect(d, best, t);
+        bi = v128.bitselect(i32x4.add(i0, i32x4.splat(W + 1)), bi, t);
+        v128.store(out + (o << 2), best);
+        v128.store(argmax + (o << 2), bi);
+      }
+      for (; ox < OW; ox++, o++) {
+        const i0 = r0 + 2 * ox;
+        let best = load<f32>(x + (<usize>i0 << 2));
+        let bi = i0;
+        for (let k = 1; k < 4; k++) {
+          const idx = i0 + (k >> 1) * W + (k & 1);
+          const v = load<f32>(x + (<usize>idx << 2));
+          const t = v > best;
+          best = select<f32>(v, best, t);
+          bi = select<i32>(idx, bi, t);
         }
         store<f32>(out + (o << 2), best);
         store<i32>(argmax + (o << 2), bi);
