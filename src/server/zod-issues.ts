@@ -59,6 +59,12 @@ function flattenOne(issue: z.core.$ZodIssue, root: unknown, prefix: PropertyKey[
 }
 
 /**
+ * Keys that say which branch an object is written for: a branch that calls one of them unknown is not the one the
+ * input aims at (`model` with `preset` is a preset, whatever else it carries).
+ */
+const AIMING_KEYS = new Set(['preset']);
+
+/**
  * The union branch the input was aiming at, scored by how badly each branch rejects it:
  * a wrong kind of value, or a discriminator the input does not even carry, rules a branch out (1000);
  * each field the branch does not know costs 10 (the input was written for another branch: a `preset` key
@@ -74,7 +80,9 @@ export function pickBranch(branches: readonly (readonly z.core.$ZodIssue[])[], v
       if (i.path.length === 0 && i.code === 'invalid_type') score += 1000;
       else if (i.code === 'invalid_union' && i.errors.length === 0 && 'discriminator' in i) {
         score += valueAt(value, i.path) === undefined ? 1000 : 1;
-      } else if (i.code === 'unrecognized_keys' && i.path.length === 0) score += 10 * i.keys.length;
+      } else if (i.code === 'unrecognized_keys' && i.path.length === 0) {
+        for (const k of i.keys) score += AIMING_KEYS.has(k) ? 1000 : 10;
+      }
       else score += 1;
     }
     if (score < bestScore) {

@@ -37,6 +37,11 @@ describe('flattenIssues', () => {
     expect(wrong[0]!.message).toMatch(/mlp/);
   });
 
+  it('treats `preset` as the preset branch even when `layers` is there too', () => {
+    const errors = flat(JobSpecSchema, { ...base, model: { preset: 'mlp', inputShape: [784], layers: [{ type: 'relu' }] } });
+    expect(errors).toEqual([{ path: 'model.layers', message: 'unknown field' }]);
+  });
+
   it('says what kinds a union accepts when the value fits none', () => {
     const errors = flat(JobSpecSchema, { ...base, model: 'mlp' });
     expect(errors).toEqual([{ path: 'model', message: 'expected object, received string' }]);

@@ -132,7 +132,8 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
         summary: "Every job's status changes, epochs and progress (WebSocket, for dashboards)",
         description:
           'Persisted messages of all jobs from the global `events` stream — live from connect, or everything after `from` still ' +
-          'retained (the stream keeps about the last 10,000 messages) — plus throttled live `progress` of every job.',
+          'retained (the stream keeps about the last 10,000 messages) — plus throttled live `progress` of every job. Its cursors ' +
+          'are positions in this global stream, not in a job\'s stream: resume each stream with its own cursors.',
         querystring: StreamQuerySchema,
         response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 426: ProblemSchema },
       },
