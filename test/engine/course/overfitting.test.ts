@@ -18,6 +18,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type DatasetSplit, loadBuiltinDataset } from '../../../src/engine/index.ts';
 import { type CourseRun, courseRun, topClassShare, useFastestBackend } from './course-helpers.ts';
 
+/** Per-test timeout: generous for the reference kernels on a busy machine. */
+const LONG = 600_000;
+
 let data: DatasetSplit;
 let baseline: CourseRun;
 
@@ -28,7 +31,7 @@ beforeAll(async () => {
   useFastestBackend();
   data = await loadBuiltinDataset({ id: 'mnist', seed: 0, trainSize: 300, testSize: 1000 });
   baseline = courseRun({ data, model: { preset: 'mlp' }, optimizer: { type: 'sgd', learningRate: 0.01 }, iterations: 500, every: 100, seed: 1 });
-}, 170_000);
+}, LONG);
 
 describe('course 2_5: overfitting on 300 mnist digits', () => {
   it('A1 baseline: train accuracy reaches 1.0 while test accuracy stays far below', () => {
@@ -49,7 +52,7 @@ describe('course 2_5: overfitting on 300 mnist digits', () => {
     expect(lossGap(l2)).toBeLessThan(0.7 * lossGap(baseline));
     // ½·λ·ΣW² of the He-initialised 130,010 weights is large: the reported loss carries it.
     expect(l2.last.trainLoss).toBeGreaterThan(5);
-  });
+  }, LONG);
 
   it.each([
     ['L2 λ = 1, SGD 0.01', { l2: 1 }, 0.01],
@@ -60,7 +63,7 @@ describe('course 2_5: overfitting on 300 mnist digits', () => {
     expect(r.last.trainAccuracy).toBeLessThan(0.25);
     expect(r.last.testAccuracy).toBeLessThan(0.25);
     expect(topClassShare(r.model, data.test.x, data.test.n, 10)).toBeGreaterThan(0.9);
-  });
+  }, LONG);
 
   it("A5 dropout 0.15 (the book's eval scaling): train accuracy stays below 1.0 after 1,000 iterations, without overfitting", () => {
     const r = courseRun({
@@ -76,5 +79,5 @@ describe('course 2_5: overfitting on 300 mnist digits', () => {
     expect(r.last.trainAccuracy).toBeGreaterThan(0.7);
     expect(r.last.testAccuracy).toBeGreaterThan(0.6);
     expect(gap(r)).toBeLessThan(gap(baseline));
-  });
+  }, LONG);
 });
