@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import request from 'supertest';
 import { expectedTensors, LayersModelSpecSchema } from '../../src/engine/index.ts';
 import { addEventTo } from '../../src/redis/events.ts';
@@ -6,6 +6,9 @@ import { saveDataset } from '../../src/redis/dataset-store.ts';
 import { saveModel } from '../../src/redis/model-store.ts';
 import { setStatusTo } from '../../src/redis/job-status.ts';
 import { startHarness, smallSpec, type Harness } from './api-harness.ts';
+
+// Every test here touches Redis: a hard limit, so a leftover client or a lost message fails fast instead of hanging.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
 
 // The jobs routes against a real redis-server (and BullMQ on it), through Fastify's inject.
 let h: Harness;

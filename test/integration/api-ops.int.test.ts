@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHarness, smallSpec, type Harness } from './api-harness.ts';
 import { connectStream, upgradeStatus } from './stream-client.ts';
+
+// Every test here touches Redis: a hard limit, so a leftover client or a lost message fails fast instead of hanging.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
 
 // Operations routes, authentication and errors outside /v1/jobs, against a real redis-server.
 

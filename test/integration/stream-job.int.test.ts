@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PersistedMessage } from '../../src/contracts/job.ts';
 import { addEventTo, publishProgress } from '../../src/redis/events.ts';
 import { setStatusTo } from '../../src/redis/job-status.ts';
 import { startHarness, smallSpec, type ApiInstance, type Harness } from './api-harness.ts';
 import { connectStream, upgradeStatus } from './stream-client.ts';
+
+// Every test here touches Redis: a hard limit, so a leftover client or a lost message fails fast instead of hanging.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
 
 // The job streams over real WebSockets against a real redis-server. A "worker" is simulated by writing epoch
 // events with events.ts, exactly as the worker does (same MULTI helpers).
