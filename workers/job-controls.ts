@@ -67,15 +67,24 @@ export class JobControls {
 
 /**
  * Kernel threads of one process, shared by its jobs (WORKER_MAX_THREADS). A job asks `spec.training.threads` and
- * gets what is left, at least 1 (its own training thread): a job is never refused, so with more concurrent jobs
- * than threads each runs single-threaded.
+ * gets at most its share, ⌊max / concurrency⌋, so the jobs running at once never use more than `max` threads
+ * together (their kernel pools spin briefly while waiting: oversubscribed cores would slow every job down).
+ * A job always gets at least 1 (its own training thread): with more concurrent jobs than threads, each runs
+ * single-threaded.
  */
 export class ThreadBudget {
   private used = 0;
-  constructor(readonly max: number) {}
+  private readonly share: number;
+
+  constructor(
+    readonly max: number,
+    concurrency: number,
+  ) {
+    this.share = Math.max(1, Math.floor(max / Math.max(1, concurrency)));
+  }
 
   acquire(wanted: number): number {
-    const granted = Math.max(1, Math.min(wanted, this.max - this.used));
+    const granted = Math.max(1, Math.min(wanted, this.share, this.max - this.used));
     this.used += granted;
     return granted;
   }

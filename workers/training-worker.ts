@@ -30,7 +30,7 @@ const subscriber = createRedis(redisUrl, 'blocking', { connectionName: 'keiko-wo
 for (const c of [connection, redis, subscriber]) c.on('error', (e) => log.warn({ err: e.message }, 'redis connection error'));
 
 const controls = new JobControls();
-const budget = new ThreadBudget(env.WORKER_MAX_THREADS);
+const budget = new ThreadBudget(env.WORKER_MAX_THREADS, env.WORKER_CONCURRENCY);
 let shuttingDown = false;
 
 const worker = new Worker<unknown, TrainingResult>(
