@@ -587,3 +587,35 @@ export function adamUpdate(w: usize, g: usize, m: usize, v: usize, lrT: f32, b1:
     store<f32>(w + p, load<f32>(w + p) - lrT * mi / (sqrt<f32>(vi) + eps));
   }
 }
+
+/** SGD on elements [i0, i1): w −= lr·g. */
+export function sgdUpdate(w: usize, g: usize, lr: f32, i0: i32, i1: i32): void {
+  let i = i0;
+  const L = f32x4.splat(lr);
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(w + p, f32x4.sub(v128.load(w + p), f32x4.mul(L, v128.load(g + p))));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    store<f32>(w + p, load<f32>(w + p) - lr * load<f32>(g + p));
+  }
+}
+
+/** Momentum (the book's form) on elements [i0, i1): v = μ·v − lr·g; w += v. */
+export function momentumUpdate(w: usize, g: usize, v: usize, lr: f32, mu: f32, i0: i32, i1: i32): void {
+  let i = i0;
+  const L = f32x4.splat(lr), M = f32x4.splat(mu);
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    const vi = f32x4.sub(f32x4.mul(M, v128.load(v + p)), f32x4.mul(L, v128.load(g + p)));
+    v128.store(v + p, vi);
+    v128.store(w + p, f32x4.add(v128.load(w + p), vi));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    const vi = mu * load<f32>(v + p) - lr * load<f32>(g + p);
+    store<f32>(v + p, vi);
+    store<f32>(w + p, load<f32>(w + p) + vi);
+  }
+}

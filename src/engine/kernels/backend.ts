@@ -69,6 +69,10 @@ export interface KernelBackend {
    * w −= lrT·m/(√v + ε), with lrT = lr·√(1−β2ᵗ)/(1−β1ᵗ) computed by the caller.
    */
   adamUpdate?(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lrT: number, beta1: number, beta2: number, eps: number): void;
+  /** SGD step on n elements, in float32: w −= lr·g. */
+  sgdUpdate?(w: Float32Array, g: Float32Array, n: number, lr: number): void;
+  /** The book's momentum step on n elements, in float32: v = μ·v − lr·g; w += v. */
+  momentumUpdate?(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void;
 }
 
 /** Geometry of a convolution or pooling window over an NCHW batch. */

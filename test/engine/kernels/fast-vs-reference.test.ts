@@ -282,6 +282,23 @@ function checkExtras(be: WasmBackend, inMemory: boolean): void {
   const wIn = inMemory ? w : w;
   be.adamUpdate(wIn, gr, inMemory ? copyTo(be, m) : m, inMemory ? copyTo(be, v) : v, n, lrT, 0.9, 0.999, 1e-7);
   for (let i = 0; i < n; i++) expect(Math.abs(wIn[i]! - ww[i]!)).toBeLessThan(1e-5);
+
+  // SGD and momentum against their float64 formulas.
+  const w2 = fill(mk(n));
+  const v2 = fill(mk(n));
+  const w64 = Float64Array.from(w2);
+  const v64 = Float64Array.from(v2);
+  const g64 = Float64Array.from(gr);
+  be.momentumUpdate(w2, gr, v2, n, 0.01, 0.9);
+  for (let i = 0; i < n; i++) {
+    v64[i] = 0.9 * v64[i]! - 0.01 * g64[i]!;
+    expect(Math.abs(v2[i]! - v64[i]!)).toBeLessThan(1e-6);
+    expect(Math.abs(w2[i]! - (w64[i]! + v64[i]!))).toBeLessThan(1e-6);
+  }
+  const w3 = fill(mk(n));
+  const w3want = Float64Array.from(w3).map((x, i) => x - 0.01 * g64[i]!);
+  be.sgdUpdate(w3, gr, n, 0.01);
+  for (let i = 0; i < n; i++) expect(Math.abs(w3[i]! - w3want[i]!)).toBeLessThan(1e-6);
 }
 function copyTo(be: WasmBackend, a: Float32Array): Float32Array {
   const b = be.alloc(a.length);

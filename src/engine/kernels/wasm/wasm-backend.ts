@@ -34,11 +34,13 @@ export interface KernelExports {
     OH: number, OW: number, out: number, argmax: number, q0: number, q1: number): void;
   maxPoolBackward(dout: number, argmax: number, planeIn: number, planeOut: number, dx: number, q0: number, q1: number): void;
   adamUpdate(w: number, g: number, m: number, v: number, lrT: number, b1: number, b2: number, eps: number, i0: number, i1: number): void;
+  sgdUpdate(w: number, g: number, lr: number, i0: number, i1: number): void;
+  momentumUpdate(w: number, g: number, v: number, lr: number, mu: number, i0: number, i1: number): void;
   GEMM_SCRATCH_BYTES: WebAssembly.Global;
 }
 
 /** Kernels a {@link ParallelRunner} can run in a worker; a worker maps an index in this list to an export. */
-export const PARALLEL_KERNELS = ['gemm', 'im2col', 'col2im', 'reluForward', 'reluBackward', 'addChannelBias', 'sumChannels', 'addRowBias', 'sumRows', 'maxPoolForward', 'maxPoolBackward', 'adamUpdate'] as const;
+export const PARALLEL_KERNELS = ['gemm', 'im2col', 'col2im', 'reluForward', 'reluBackward', 'addChannelBias', 'sumChannels', 'addRowBias', 'sumRows', 'maxPoolForward', 'maxPoolBackward', 'adamUpdate', 'sgdUpdate', 'momentumUpdate'] as const;
 /** Names of the kernels a {@link ParallelRunner} can run in a worker. */
 export type KernelName = (typeof PARALLEL_KERNELS)[number];
 
@@ -355,6 +357,15 @@ export class WasmBackend implements KernelBackend {
     // The kernel takes (1 − β) as the reference's update does.
     this.staged([[g, n]], [[w, n, true], [m, n, true], [v, n, true]], ([pg, pw, pm, pv]) =>
       this.split('adamUpdate', n, n, 16, (s, e) => [pw!, pg!, pm!, pv!, lrT, 1 - beta1, 1 - beta2, eps, s, e]));
+  }
+
+  sgdUpdate(w: Float32Array, g: Float32Array, n: number, lr: number): void {
+    this.staged([[g, n]], [[w, n, true]], ([pg, pw]) => this.split('sgdUpdate', n, n, 16, (s, e) => [pw!, pg!, lr, s, e]));
+  }
+
+  momentumUpdate(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void {
+    this.staged([[g, n]], [[w, n, true], [v, n, true]], ([pg, pw, pv]) =>
+      this.split('momentumUpdate', n, n, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, s, e]));
   }
 }
 
