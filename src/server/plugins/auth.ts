@@ -28,8 +28,9 @@ async function authPlugin(app: FastifyInstance): Promise<void> {
   const keys = app.keiko.apiKeys;
   if (keys.length === 0) return;
   app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0] ?? '';
-    if (path !== '/v1' && !path.startsWith('/v1/')) return;
+    // The matched route pattern, and the raw path for unmatched ones (so a 404 under /v1 reveals nothing either).
+    const isV1 = (p: string | undefined) => p !== undefined && (p === '/v1' || p.startsWith('/v1/'));
+    if (!isV1(request.routeOptions.url) && !isV1(request.url.split('?')[0])) return;
     const key = presentedKey(request);
     if (key === undefined) throw new UnauthorizedError();
     if (!keys.some((k) => safeEqual(k, key))) throw new UnauthorizedError('the API key is not valid');

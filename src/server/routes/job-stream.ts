@@ -75,22 +75,22 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
     method: 'GET',
     url: '/v1/jobs/:id/stream',
     handler: upgradeRequired,
-      schema: {
-        tags: ['streams'],
-        summary: "A job's live stream (WebSocket)",
-        description:
-          'Replays every persisted message of the job (status, epoch, log, done) after `from` (or from the start), then follows ' +
-          'live, with throttled `progress` messages (live only, may be dropped). After `done` the server closes with 1000; on ' +
-          'shutdown with 1001. No message is lost or repeated across reconnects, restarts or API instances.',
-        params: JobIdParamsSchema,
-        querystring: StreamQuerySchema,
-        response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 426: ProblemSchema },
-      },
-      // Before the upgrade: an unknown job is a plain 404 problem, not a socket that closes at once.
-      preHandler: async (request) => {
-        const { id } = request.params;
-        if (!(await redis.exists(keys.job(id)))) throw new JobNotFoundError(id);
-      },
+    schema: {
+      tags: ['streams'],
+      summary: "A job's live stream (WebSocket)",
+      description:
+        'Replays every persisted message of the job (status, epoch, log, done) after `from` (or from the start), then follows ' +
+        'live, with throttled `progress` messages (live only, may be dropped). After `done` the server closes with 1000; on ' +
+        'shutdown with 1001. No message is lost or repeated across reconnects, restarts or API instances.',
+      params: JobIdParamsSchema,
+      querystring: StreamQuerySchema,
+      response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 426: ProblemSchema },
+    },
+    // Before the upgrade: an unknown job is a plain 404 problem, not a socket that closes at once.
+    preHandler: async (request) => {
+      const { id } = request.params;
+      if (!(await redis.exists(keys.job(id)))) throw new JobNotFoundError(id);
+    },
     wsHandler: (socket, request) => {
       const { id } = request.params;
       const gate = progressGate();
@@ -127,16 +127,16 @@ export async function jobStreamRoutes(app: FastifyInstance): Promise<void> {
     method: 'GET',
     url: '/v1/stream',
     handler: upgradeRequired,
-      schema: {
-        tags: ['streams'],
-        summary: "Every job's status changes, epochs and progress (WebSocket, for dashboards)",
-        description:
-          'Persisted messages of all jobs from the global `events` stream — live from connect, or everything after `from` still ' +
-          'retained (the stream keeps about the last 10,000 messages) — plus throttled live `progress` of every job. Its cursors ' +
-          'are positions in this global stream, not in a job\'s stream: resume each stream with its own cursors.',
-        querystring: StreamQuerySchema,
-        response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 426: ProblemSchema },
-      },
+    schema: {
+      tags: ['streams'],
+      summary: "Every job's status changes, epochs and progress (WebSocket, for dashboards)",
+      description:
+        'Persisted messages of all jobs from the global `events` stream — live from connect, or everything after `from` still ' +
+        'retained (the stream keeps about the last 10,000 messages) — plus throttled live `progress` of every job. Its cursors ' +
+        'are positions in this global stream, not in a job\'s stream: resume each stream with its own cursors.',
+      querystring: StreamQuerySchema,
+      response: { ...streamResponse, 400: ProblemSchema, 401: ProblemSchema, 426: ProblemSchema },
+    },
     wsHandler: async (socket, request) => {
       const gate = progressGate();
       let unsubscribe = () => {};
