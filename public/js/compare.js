@@ -3,7 +3,8 @@
 
 import { Jobs } from './api.js';
 import { LineChart, PALETTE, alignRuns } from './charts.js';
-import { jobName } from './dom.js';
+import { el, jobName, num, pct } from './dom.js';
+import { statusPill } from './jobs.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -105,5 +106,31 @@ export class CompareView {
       this.chart.setData(xs, ys);
     }
     this.section.dataset.metric = metric;
+    this.renderSummary(ids, labels, runs);
+  }
+
+  /** Final and best numbers per run: the train/test gap is what the course's overfitting experiments compare. */
+  renderSummary(ids, labels, runs) {
+    $('compare-body').replaceChildren(
+      ...ids.map((id, i) => {
+        const run = runs[i];
+        const last = run.size ? run.get(Math.max(...run.keys())) : this.store.jobs.get(id)?.latestMetrics;
+        const best = run.size ? Math.max(...[...run.values()].map((m) => m.testAccuracy ?? -Infinity)) : undefined;
+        const gap = last && typeof last.trainAccuracy === 'number' && typeof last.testAccuracy === 'number' ? last.trainAccuracy - last.testAccuracy : undefined;
+        const swatch = el('span', { class: 'swatch', style: `background:${PALETTE[i % PALETTE.length]}` });
+        return el(
+          'tr',
+          { 'data-job-id': id },
+          el('td', {}, swatch, labels[i]),
+          el('td', {}, statusPill(this.store.jobs.get(id)?.status)),
+          el('td', { class: 'num' }, last?.epoch ?? '–'),
+          el('td', { class: 'num' }, pct(last?.trainAccuracy, 2)),
+          el('td', { class: 'num' }, pct(last?.testAccuracy, 2)),
+          el('td', { class: 'num' }, gap === undefined ? '–' : `${(gap * 100).toFixed(1)} pt`),
+          el('td', { class: 'num' }, pct(best === -Infinity ? undefined : best, 2)),
+          el('td', { class: 'num' }, num(last?.testLoss)),
+        );
+      }),
+    );
   }
 }

@@ -44,7 +44,7 @@ describe.skipIf(!serviceEntriesExist())('dashboard end to end with API keys', ()
     await page.fill('#job-form [name="batchSize"]', '50');
     await page.click('#submit-form');
     await expect.poll(() => page.getAttribute('#detail', 'data-status'), { timeout: 120_000 }).toBe('completed');
-    expect(await chartPoints(page, '#chart-acc')).toBe(3);
+    await expect.poll(() => chartPoints(page, '#chart-acc')).toBe(3);
     const id = (await page.getAttribute('#detail', 'data-job-id'))!;
     const jobSocket = record.sockets.find((u) => new URL(u).pathname === `/v1/jobs/${id}/stream`);
     expect(jobSocket && new URL(jobSocket).searchParams.get('token')).toBe(KEY);

@@ -90,6 +90,10 @@ describe('dashboard UI (scripted API)', () => {
     await expect.poll(() => chartPoints(page, '#compare-chart')).toBe(6); // epochs 1..6 (the shorter run stops at 4)
     const legend = await page.locator('#compare-chart .u-legend .u-series th').allTextContents();
     expect(legend.slice(1).map((t) => t.trim())).toEqual(['ui-other', 'ui-small']);
+    // The summary under the chart: one row per run, with the train − test gap.
+    await expect.poll(() => page.locator('#compare-body tr').count()).toBe(2);
+    expect(await page.locator('#compare-body tr').first().locator('td').nth(2).textContent()).toBe('4');
+    expect(await page.locator('#compare-body tr').nth(1).locator('td').nth(5).textContent()).toMatch(/^-?\d+\.\d pt$/);
     expect(await page.inputValue('#compare-metric')).toBe('testAccuracy');
     await page.selectOption('#compare-metric', 'testLoss');
     await expect.poll(() => page.getAttribute('#compare', 'data-metric')).toBe('testLoss');
@@ -155,7 +159,7 @@ describe('dashboard UI with an API key', () => {
     await page.fill('#job-form [name="epochs"]', '2');
     await page.click('#submit-form');
     await expect.poll(() => page.getAttribute('#detail', 'data-status'), { timeout: 10_000 }).toBe('completed');
-    expect(await chartPoints(page, '#chart-acc')).toBe(2);
+    await expect.poll(() => chartPoints(page, '#chart-acc')).toBe(2);
     // A reload keeps the key: no dialog.
     await page.reload();
     await page.waitForSelector('#live[data-state="live"]');

@@ -147,7 +147,7 @@ describe.skipIf(!serviceEntriesExist())('dashboard end to end (real API, worker 
     const id = await openedJob(ids.baseline);
     ids.l2 = id;
     await expect.poll(detailStatus, { timeout: 180_000 }).toBe('completed');
-    expect(await chartPoints(page, '#chart-acc')).toBe(EPOCHS);
+    await expect.poll(() => chartPoints(page, '#chart-acc')).toBe(EPOCHS);
   });
 
   it('follows a longer run across an API restart, then cancels it and shows it cancelled', async () => {
