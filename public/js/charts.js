@@ -36,7 +36,7 @@ export class LineChart {
     this.plot?.destroy();
     this.el.replaceChildren();
     const percent = this.opts.percent;
-    const digits = percent ? 4 : 4;
+    const show = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : percent ? `${(v * 100).toFixed(2)}%` : fmt(v, 4));
     const series = [
       { label: 'Epoch', value: (_u, v) => (v === null || v === undefined ? '–' : String(v)) },
       ...this.opts.series.map((s, i) => ({
@@ -46,7 +46,7 @@ export class LineChart {
         dash: s.dash,
         spanGaps: true,
         points: { show: true, size: 5 },
-        value: (_u, v) => fmt(v, digits),
+        value: (_u, v) => show(v),
       })),
     ];
     const width = Math.max(240, this.el.clientWidth || 480);
