@@ -9,8 +9,8 @@
  * - Adam with lr 0.003 for 500 iterations instead of lr 0.001 for 1,000: half the work, and the same
  *   place (measured 0.952–0.959 test at 500; lr 0.001 gives 0.943–0.948 at 600, too close to 0.94).
  * - Evaluated twice (every 250 iterations): each evaluation runs all 6,000 digits.
- * Measured: about 30 s with the WebAssembly kernels on 2 busy cores; the reference JS kernels take several
- * minutes for this one (≈ 90 samples/s through this net).
+ * Measured: about 75 s wall (≈ 30 s of CPU) with the WebAssembly kernels on 2 cores shared with other jobs.
+ * The reference JS kernels are about 10× slower through this net: expect 4–5 minutes there.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type DatasetSplit, loadBuiltinDataset } from '../../../src/engine/index.ts';
