@@ -42,7 +42,9 @@ async function setup(prefix: string): Promise<{ keys: ReturnType<typeof createKe
     async spawn() {
       const w = startWorker({ REDIS_URL: server.url, KEIKO_PREFIX: keys.prefix, SHUTDOWN_GRACE_MS: '8000' });
       workers.push(w);
-      await waitFor('worker ready', async () => w.output().includes('worker ready'), 20_000);
+      await waitFor('worker ready', async () => w.output().includes('worker ready'), 30_000).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}; worker output:\n${w.output()}`);
+      });
       return w;
     },
   };
@@ -69,14 +71,26 @@ describe('training worker recovery', () => {
     expect(b.output()).toMatch(new RegExp(`"fromEpoch":${killedAt}[,}]`));
     const logs = (await jobEvents(redis, keys, 'job')).filter((e) => e.m.type === 'log').map((e) => e.m.message);
     expect(logs).toContain(`attempt 2 resumes from the checkpoint of epoch ${killedAt}`);
+
+    // The resumed run is the uninterrupted run: the same spec trained in one go gives the same metrics, bit for bit.
+    await submit(redis, tq, keys, 'ref', smallSpec(EPOCHS, SLOW_ITERATIONS));
+    await waitFor('reference completed', async () => (await redis.hget(keys.job('ref'), 'status')) === 'completed', 30_000);
+    const values = async (id: string) =>
+      (await jobEvents(redis, keys, id)).filter((e) => e.m.type === 'epoch').map(({ m }) => [m.epoch, m.iteration, m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy]);
+    expect(await values('job')).toEqual(await values('ref'));
   }, 60_000);
 
   it('on SIGTERM stops the running job after its epoch, exits, and the job resumes on another worker', async () => {
     const { keys, tq, queue, spawn } = await setup('term');
-    const a = await spawn();
+    // Both workers are up before the job exists (so the other one is ready to take over at once); SIGTERM goes to
+    // whichever took the job.
+    const workersUp = await Promise.all([spawn(), spawn()]);
     await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, SLOW_ITERATIONS));
     await waitFor('epoch 1 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 1, 40_000, 50);
-    const b = await spawn();
+    const holder = workersUp.findIndex((w) => w.output().includes('"msg":"attempt started"'));
+    expect(holder).toBeGreaterThanOrEqual(0);
+    const a = workersUp[holder]!;
+    const b = workersUp[1 - holder]!;
     a.proc.kill('SIGTERM');
     expect(await a.exited).toBe(0);
     expect(a.output()).toContain('shutdown: job returned to the queue');
