@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { kernelsModule, WasmBackend } from '../engine/kernels/wasm/index.ts';
 
@@ -48,6 +49,12 @@ export class NativeBackend extends WasmBackend {
     super(m);
     this.native = native;
     this.name = `native-${native.isa()}+wasm`;
+  }
+
+  /** The native GEMM splits over up to `threads` OpenMP threads (capped at the core count). */
+  override setThreads(threads: number): void {
+    super.setThreads(threads);
+    this.gemmThreads = Math.max(1, Math.min(Math.floor(threads), availableParallelism()));
   }
 
   override gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, beta: 0 | 1): void {

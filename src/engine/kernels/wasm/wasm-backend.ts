@@ -174,12 +174,18 @@ export class WasmBackend implements KernelBackend {
     return this.threads;
   }
 
-  /** Threads are set by installing a runner (src/parallel/); this accepts only what it already has. */
+  /**
+   * Worker threads cannot be started from the engine (no `node:worker_threads` here): they are installed
+   * from outside with `installKernels({ threads })` (src/parallel/pool.ts). This only records the request;
+   * results are the same with any thread count, so a run asking for more threads than installed is slower,
+   * never different.
+   */
   setThreads(threads: number): void {
-    if (threads > 1 && threads !== this.threads) {
-      throw new Error(`wasm-simd: ${threads} threads need a worker pool: use installThreads() from src/parallel`);
-    }
+    this.requestedThreads = Math.max(1, Math.floor(threads));
   }
+
+  /** The last count passed to `setThreads` (1 by default). */
+  requestedThreads = 1;
 
   // Copy-in / copy-out for arrays outside the memory: a temporary block, freed after the call.
   private temps: number[] = [];
