@@ -53,6 +53,15 @@ export async function buildApp(deps: AppDeps, opts: AppOptions = {}): Promise<Fa
     blockingConnection: () => deps.redis.duplicate({ maxRetriesPerRequest: null, connectionName: 'keiko-stream', lazyConnect: false }),
   };
   app.decorate('keiko', keiko);
+  // An empty JSON body is no body (`POST /v1/jobs/:id/cancel` sent by a client that always sets the content type);
+  // routes that need one say so through their schema. Anything else goes to Fastify's parser, which refuses
+  // `__proto__` and `constructor.prototype` keys.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return json(request, text, done);
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -137,6 +137,11 @@ describe('POST /v1/jobs', () => {
     expect(problem(big).code).toBe('PAYLOAD_TOO_LARGE');
     expect(big.headers['content-type']).toMatch(/problem\+json/);
     const bad = await h.api.app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"a":', headers: { 'content-type': 'application/json' } });
+    const empty = await h.api.app.inject({ method: 'POST', url: '/v1/jobs', payload: '', headers: { 'content-type': 'application/json' } });
+    expect(empty.statusCode).toBe(400);
+    expect(problem(empty).code).toBe('VALIDATION_FAILED');
+    const proto = await h.api.app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"__proto__": {"x": 1}}', headers: { 'content-type': 'application/json' } });
+    expect(proto.statusCode).toBe(400);
     expect(bad.statusCode).toBe(400);
     expect(problem(bad).code).toBe('INVALID_JSON');
     const text = await h.api.app.inject({ method: 'POST', url: '/v1/jobs', payload: '<job/>', headers: { 'content-type': 'application/xml' } });
@@ -264,8 +269,8 @@ describe('POST /v1/jobs/:id/cancel', () => {
     expect(await h.api.queue.bull!.getJob(id)).toBeUndefined();
     const types = (await h.redis.xrange(h.keys.jobEvents(id), '-', '+')).map((e) => JSON.parse(e[1][1]!).type);
     expect(types).toEqual(['status', 'status', 'done']);
-    // Again: the final state, 200.
-    const again = await h.api.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+    // Again (with an empty JSON body, as some clients send): the final state, 200.
+    const again = await h.api.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'content-type': 'application/json' }, payload: '' });
     expect(again.statusCode).toBe(200);
     expect(again.json().status).toBe('cancelled');
   });
