@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import request from 'supertest';
 import { expectedTensors, LayersModelSpecSchema } from '../../src/engine/index.ts';
 import { addEventTo } from '../../src/redis/events.ts';
 import { saveDataset } from '../../src/redis/dataset-store.ts';
 import { saveModel } from '../../src/redis/model-store.ts';
+import { canonicalJson } from '../../src/server/routes/jobs.ts';
 import { setStatusTo } from '../../src/redis/job-status.ts';
 import { startHarness, smallSpec, type Harness } from './api-harness.ts';
 
@@ -164,6 +166,16 @@ describe('POST /v1/jobs', () => {
     expect(problem(c).code).toBe('IDEMPOTENCY_CONFLICT');
     const ids = await h.redis.zrange(h.keys.jobs, 0, -1);
     expect(ids.filter((id) => id === a.json().id)).toHaveLength(1);
+  });
+
+  it('writes the job itself when the request that claimed the key died before writing it', async () => {
+    const spec = smallSpec({ name: 'orphan' });
+    const hash = createHash('sha256').update(canonicalJson(spec)).digest('hex');
+    await h.redis.set(h.keys.idempotency('key-orphan'), JSON.stringify({ jobId: 'orphan-job', bodyHash: hash }));
+    const res = await post(spec, { 'idempotency-key': 'key-orphan' });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ id: 'orphan-job', status: 'queued' });
+    expect(await h.api.queue.bull!.getJob('orphan-job')).toBeDefined();
   });
 
   it('creates one job for concurrent requests with the same key', async () => {
