@@ -4,6 +4,7 @@ import { loadEnv } from '../src/config/env.ts';
 import { TRAINING_QUEUE } from '../src/queue/names.ts';
 import { createRedis } from '../src/redis/connection.ts';
 import { createKeys } from '../src/redis/keys.ts';
+import { finish } from '../src/redis/run-store.ts';
 import { JobControls, ThreadBudget } from './job-controls.ts';
 import { createTrainingProcessor, type TrainingResult } from './run-training-job.ts';
 import { Control } from './thread-protocol.ts';
@@ -47,7 +48,25 @@ const worker = new Worker<unknown, TrainingResult>(
   },
 );
 worker.on('error', (e) => log.error({ err: e.message }, 'worker error'));
-worker.on('failed', (job, e) => log.info({ bullJobId: job?.id, reason: e.message }, 'job attempt ended without success'));
+worker.on('failed', (job, e) => {
+  log.info({ bullJobId: job?.id, reason: e.message }, 'job attempt ended without success');
+  // A job whose workers died more often than maxStalledCount is failed by BullMQ itself (a deferred failure),
+  // without calling the processor: record it, or the job would show `active` forever.
+  if (job?.deferredFailure) void failStalled(typeof job.data === 'object' && job.data && 'jobId' in job.data ? String(job.data.jobId) : String(job.id), job.deferredFailure);
+});
+
+async function failStalled(jobId: string, reason: string): Promise<void> {
+  const conn = redis.duplicate({ connectionName: 'keiko-worker-stalled' });
+  try {
+    const message = `its workers stopped without finishing it ${env.JOB_ATTEMPTS + 1} times (${reason})`;
+    await finish(conn, keys, jobId, null, { status: 'failed', error: { code: 'STALLED', message } });
+    log.warn({ jobId }, 'job failed: stalled too often');
+  } catch (e) {
+    log.error({ jobId, err: (e as Error).message }, 'could not record a stalled job as failed');
+  } finally {
+    conn.disconnect();
+  }
+}
 worker.on('lockRenewalFailed', (ids) => log.warn({ ids }, 'could not renew job locks'));
 
 // Cancel requests from any API instance: the API sets `jobCancel(id)` and publishes the id on `cancel`.
