@@ -127,6 +127,19 @@ describe('WS /v1/jobs/:id/stream', () => {
     expect(got.filter((m) => m.type === 'done')).toHaveLength(1);
   });
 
+  it('pages a long history and follows a burst without losing or reordering an epoch', async () => {
+    const id = await newJob();
+    await write(...Array.from({ length: 1800 }, (_, i) => epoch(id, i + 1)));
+    const c = await connectStream(`${base}/v1/jobs/${id}/stream`);
+    c.ws.pause(); // a slow reader: the server buffers, and must not skip anything
+    await write(...Array.from({ length: 1200 }, (_, i) => epoch(id, 1801 + i)));
+    await finish(id);
+    await new Promise((r) => setTimeout(r, 200));
+    c.ws.resume();
+    expect((await c.closed).code).toBe(1000);
+    expect(epochsOf(c.messages)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+  });
+
   it('is served the same by a second API instance on the same Redis, and across a restart', async () => {
     const id = await newJob();
     await write(epoch(id, 1));
