@@ -168,6 +168,11 @@ function shutdown(reason: string, exitCode = 0): Promise<void> {
 }
 
 for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => void shutdown(s));
+// Whatever goes wrong here, the worker and a launched redis-server (its own process group) are stopped too.
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception');
+  void shutdown('uncaught exception', 1);
+});
 
 let redisUrl = env.REDIS_URL;
 if (!redisUrl) {

@@ -105,7 +105,11 @@ async function runAttempt(
 
   // The `cancel` pub/sub message is the fast path; this poll covers a message missed during a reconnect, and
   // notices when a newer attempt took the job over (our lock was lost): then this one stops writing at once.
+  let polling = false;
   const watch = setInterval(() => {
+    // One poll at a time: while Redis is unreachable they would pile up in the client's offline queue.
+    if (polling) return;
+    polling = true;
     redis
       .multi()
       .exists(keys.jobCancel(jobId))
@@ -115,7 +119,8 @@ async function runAttempt(
         if (res?.[0]?.[1] === 1) control.request(Control.Cancel);
         if (res && !res[1]?.[0] && res[1]?.[1] !== owner) control.request(Control.Lost);
       })
-      .catch((e: unknown) => log.warn({ err: e }, 'could not poll the cancel flag'));
+      .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not poll the cancel flag'))
+      .finally(() => (polling = false));
   }, WATCH_INTERVAL_MS);
 
   const threads = deps.budget.acquire(spec.training.threads);
@@ -153,6 +158,8 @@ async function runAttempt(
           await job.updateProgress({ epoch: m.metrics.epoch, epochs: spec.training.epochs });
         },
         onProgress: (m) => {
+          // Live only: dropped rather than queued while Redis is unreachable.
+          if (redis.status !== 'ready') return;
           const { type: _t, ...p } = m;
           publishJobProgress(redis, keys, { jobId, ...p }).catch(() => undefined);
         },

@@ -74,8 +74,17 @@ describe('training worker', () => {
   }, 30_000);
 
   it('cancels a running job at a batch boundary: its thread ends, the job ends cancelled and is not retried', async () => {
+    const sub = redis.duplicate();
+    const progress: Record<string, unknown>[] = [];
+    sub.on('message', (_ch, m: string) => progress.push(JSON.parse(m) as Record<string, unknown>));
+    await sub.subscribe(keys.progress);
     await submit(redis, tq, keys, 'cx', smallSpec(50, SLOW_ITERATIONS));
     await waitFor('first epoch', async () => Number(await redis.hget(keys.job('cx'), 'epoch')) >= 1, 30_000);
+    // Live batch progress on the `progress` channel (throttled, not persisted).
+    await waitFor('progress', async () => progress.length > 0, 5000);
+    sub.disconnect();
+    expect(progress[0]).toMatchObject({ type: 'progress', jobId: 'cx', batches: SLOW_ITERATIONS });
+    expect(await jobEvents(redis, keys, 'cx').then((e) => e.some((x) => x.m.type === 'progress'))).toBe(false);
     const before = worker.output().length;
     // What the API does for a running job: the flag (checked at start and polled) and the pub/sub message.
     await requestCancel(redis, keys, 'cx');
