@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { parseApiKeys, type AppDeps, type KeikoContext } from './context.ts';
 import { auth } from './plugins/auth.ts';
 import { errorHandler } from './plugins/error-handler.ts';
@@ -89,5 +89,3 @@ export async function buildApp(deps: AppDeps, opts: AppOptions = {}): Promise<Fa
 
   return app;
 }
-
-export type { FastifyBaseLogger };
