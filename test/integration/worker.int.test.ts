@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/redis/connection.ts';
 import type { TrainingQueue } from '../../src/queue/training-queue.ts';
 import { requestCancel } from '../../src/redis/job-store.ts';
+import { saveDataset } from '../../src/redis/dataset-store.ts';
 import { createKeys } from '../../src/redis/keys.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { jobEvents, SLOW_ITERATIONS, smallSpec, startWorker, streamEpochs, submit, trainingQueue, waitFor, type WorkerProcess } from './worker-fixtures.ts';
@@ -48,6 +49,41 @@ describe('training worker', () => {
     const types = (await jobEvents(redis, keys, 'ok')).map((e) => e.m.type);
     expect(types).toEqual(['status', 'status', 'epoch', 'epoch', 'epoch', 'status', 'done']);
     expect((await queue.getJob('ok'))?.returnvalue).toEqual({ modelId: 'ok' });
+  }, 60_000);
+
+  it('trains on an uploaded dataset and from a stored model (initFrom); a missing initFrom model fails the job', async () => {
+    // A tiny linearly separable upload: class = (x0 > 0), read by the training thread through its own Redis client.
+    const make = (n: number) => {
+      const x = new Float32Array(n * 2);
+      const y = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        x[2 * i] = ((i * 37) % 21) / 10 - 1.05;
+        x[2 * i + 1] = ((i * 11) % 13) / 13;
+        y[i] = x[2 * i]! > 0 ? 1 : 0;
+      }
+      return { x, y, n };
+    };
+    await saveDataset(redis, keys, { id: 'up', name: 'up', format: 'json', inputShape: [2], classes: 2, train: make(200), test: make(50) });
+    const spec = smallSpec(2, 20);
+    spec.dataset = { id: 'up', seed: 0 };
+    spec.model = { inputShape: [2], layers: [{ type: 'dense', units: 8, useBias: true, biasInit: 0 }, { type: 'relu' }, { type: 'dense', units: 2, useBias: true, biasInit: 0 }], weightInit: 'he' };
+    await submit(redis, tq, keys, 'upjob', spec);
+    await waitFor('completed', async () => (await status('upjob')) === 'completed', 30_000);
+
+    const warm = structuredClone(spec);
+    warm.model.initFrom = 'upjob';
+    await submit(redis, tq, keys, 'warm', warm);
+    await waitFor('completed', async () => (await status('warm')) === 'completed', 30_000);
+    const first = async (id: string) => (await jobEvents(redis, keys, id)).find((e) => e.m.type === 'epoch')?.m.trainLoss as number;
+    // Starting from the trained weights, the first epoch ends where the first run's two epochs left off, or better.
+    expect(await first('warm')).toBeLessThan(await first('upjob'));
+    expect(JSON.parse((await redis.hget(keys.model('warm'), 'meta')) ?? '{}')).toMatchObject({ initFrom: 'upjob', jobId: 'warm' });
+
+    const missing = structuredClone(spec);
+    missing.model.initFrom = 'no-such-model';
+    await submit(redis, tq, keys, 'cold', missing);
+    await waitFor('failed', async () => (await status('cold')) === 'failed', 30_000);
+    expect(JSON.parse((await redis.hget(keys.job('cold'), 'error')) ?? '{}')).toMatchObject({ code: 'MODEL_NOT_FOUND' });
   }, 60_000);
 
   it('fails a job whose data does not parse, without retrying it', async () => {
