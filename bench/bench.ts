@@ -3,7 +3,7 @@
  * TF.js 4.22 cpu, each measurement in its own child process so that its peak RSS is its own.
  *
  *   npm run bench [-- --workloads mlp,simple,deep,alexnet] [--threads 1,2] [--iters N] [--repeats R]
- *                 [--json] [--smoke] [--no-tfjs] [--tfjs-iters N] [--backend auto|native|wasm|js] [--anchors FILE]
+ *                 [--json] [--smoke] [--no-tfjs] [--tfjs-iters N] [--tfjs-workloads mlp,simple,deep] [--backend auto|native|wasm|js] [--anchors FILE]
  *
  * --backend auto (default) uses the native GEMM addon when it was built, else WebAssembly alone.
  *
@@ -28,6 +28,7 @@ interface Args {
   smoke: boolean;
   tfjs: boolean;
   tfjsIters?: number;
+  tfjsWorkloads: string[];
   backend: 'auto' | 'native' | 'wasm' | 'js';
   anchors?: string;
   child?: 'keiko' | 'tfjs';
@@ -50,7 +51,7 @@ function parseArgs(argv: string[]): Args {
   const num = (k: string): number | undefined => (get(k) === undefined ? undefined : Number(get(k)));
   return {
     workloads, threads, iters: num('iters'), repeats: num('repeats') ?? (smoke ? 1 : 3), json: has('json'), smoke,
-    tfjs: !has('no-tfjs'), tfjsIters: num('tfjs-iters'), backend: (['native', 'wasm', 'js'].includes(get('backend') ?? '') ? get('backend') : 'auto') as Args['backend'], anchors: get('anchors'),
+    tfjs: !has('no-tfjs'), tfjsIters: num('tfjs-iters'), tfjsWorkloads: (get('tfjs-workloads') ?? 'mlp,simple,deep').split(','), backend: (['native', 'wasm', 'js'].includes(get('backend') ?? '') ? get('backend') : 'auto') as Args['backend'], anchors: get('anchors'),
     child: get('child') as Args['child'], dataDir: get('data-dir'),
   };
 }
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
     await exportData(a.dataDir);
     for (const w of a.workloads) {
       for (const t of a.threads) emit(runChild('keiko', w, t, a));
-      if (a.tfjs && w !== 'alexnet' && (!a.smoke || w === 'mlp')) emit(runChild('tfjs', w, 1, a));
+      if (a.tfjs && a.tfjsWorkloads.includes(w) && w !== 'alexnet' && (!a.smoke || w === 'mlp')) emit(runChild('tfjs', w, 1, a));
     }
   } finally {
     rmSync(a.dataDir, { recursive: true, force: true });
