@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,10 +70,25 @@ async function freePort(): Promise<number> {
   });
 }
 
+const localRedisDir = resolve(process.env.KEIKO_LOCAL_REDIS_DIR ?? '.redis-local');
+/** The port of the redis-server launched on `localRedisDir`, written while it runs. */
+const portFile = join(localRedisDir, 'keiko-redis.port');
+
+/**
+ * A redis-server an earlier `npm start` launched on the same directory and left running (that launcher was
+ * killed outright): reuse it, since a second server on the same AOF files would corrupt them.
+ */
+async function leftoverRedis(): Promise<string | undefined> {
+  if (!existsSync(portFile)) return undefined;
+  const port = Number(readFileSync(portFile, 'utf8').trim());
+  const url = `redis://127.0.0.1:${port}`;
+  return Number.isInteger(port) && port > 0 && (await answers(url)) ? url : undefined;
+}
+
 /** Start `bin` on a free port and wait until it answers. */
 async function launchRedis(bin: string): Promise<{ url: string; proc: ChildProcess; dir: string }> {
   const port = await freePort();
-  const dir = resolve(process.env.KEIKO_LOCAL_REDIS_DIR ?? '.redis-local');
+  const dir = localRedisDir;
   mkdirSync(dir, { recursive: true });
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'];
   // Its own process group: a Ctrl-C in the terminal must not stop Redis before the worker has checkpointed.
@@ -89,6 +104,7 @@ async function launchRedis(bin: string): Promise<{ url: string; proc: ChildProce
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  writeFileSync(portFile, `${port}\n`);
   return { url, proc, dir };
 }
 
@@ -110,6 +126,8 @@ function waitExit(p: ChildProcess, ms: number): Promise<boolean> {
 }
 
 let redisProc: ChildProcess | undefined;
+/** A leftover redis-server this launcher adopted: stopped with SHUTDOWN (AOF flushed) on exit. */
+let adoptedRedis: string | undefined;
 let worker: ChildProcess | undefined;
 let api: ApiHandle | undefined;
 let stopping = false;
@@ -149,9 +167,17 @@ function shutdown(reason: string, exitCode = 0): Promise<void> {
       [
         'redis-server',
         async () => {
-          if (!redisProc) return;
-          redisProc.kill('SIGTERM');
-          if (!(await waitExit(redisProc, 10_000))) redisProc.kill('SIGKILL');
+          if (adoptedRedis) {
+            const c = new Redis(adoptedRedis, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+            c.on('error', () => undefined);
+            await c.call('SHUTDOWN').catch(() => undefined); // the server closes the connection as it exits
+            c.disconnect();
+          }
+          if (redisProc) {
+            redisProc.kill('SIGTERM');
+            if (!(await waitExit(redisProc, 10_000))) redisProc.kill('SIGKILL');
+          }
+          if (redisProc || adoptedRedis) rmSync(portFile, { force: true });
         },
       ],
     ];
@@ -174,35 +200,44 @@ process.on('uncaughtException', (err) => {
   void shutdown('uncaught exception', 1);
 });
 
-let redisUrl = env.REDIS_URL;
-if (!redisUrl) {
+/** Where keiko's Redis is: REDIS_URL, else one answering at the probe address, else a redis-server of our own. */
+async function resolveRedis(): Promise<string> {
+  if (env.REDIS_URL) return env.REDIS_URL;
   const probe = process.env.KEIKO_REDIS_PROBE_URL ?? 'redis://127.0.0.1:6379';
+  const where = new URL(probe).host;
   if (await answers(probe)) {
-    redisUrl = probe;
     log.info({ redis: probe }, 'REDIS_URL is unset: using the Redis that answers there');
-  } else {
-    const bin = findOnPath('redis-server');
-    if (!bin) {
-      process.stderr.write(`${NO_REDIS.replace('%PROBE%', new URL(probe).host)}\n`);
-      process.exit(1);
-    }
-    try {
-      const launched = await launchRedis(bin);
-      redisProc = launched.proc;
-      redisUrl = launched.url;
-      log.info({ redis: launched.url, bin, dir: launched.dir }, `REDIS_URL is unset and nothing answers on ${new URL(probe).host}: started redis-server on ${launched.url} (data in ${launched.dir}); it stops with keiko`);
-      launched.proc.once('exit', (code) => {
-        if (!stopping) {
-          log.error({ code }, 'the launched redis-server exited');
-          void shutdown('redis-server exited', 1);
-        }
-      });
-    } catch (e) {
-      process.stderr.write(`keiko: ${(e as Error).message}\n`);
-      process.exit(1);
-    }
+    return probe;
+  }
+  const leftover = await leftoverRedis();
+  if (leftover) {
+    adoptedRedis = leftover;
+    log.info({ redis: leftover, dir: localRedisDir }, `REDIS_URL is unset and nothing answers on ${where}: reusing the redis-server an earlier npm start left running on ${leftover}; it stops with keiko`);
+    return leftover;
+  }
+  const bin = findOnPath('redis-server');
+  if (!bin) {
+    process.stderr.write(`${NO_REDIS.replace('%PROBE%', where)}\n`);
+    process.exit(1);
+  }
+  try {
+    const launched = await launchRedis(bin);
+    redisProc = launched.proc;
+    log.info({ redis: launched.url, bin, dir: launched.dir }, `REDIS_URL is unset and nothing answers on ${where}: started redis-server on ${launched.url} (data in ${launched.dir}); it stops with keiko`);
+    launched.proc.once('exit', (code) => {
+      if (!stopping) {
+        log.error({ code }, 'the launched redis-server exited');
+        void shutdown('redis-server exited', 1);
+      }
+    });
+    return launched.url;
+  } catch (e) {
+    process.stderr.write(`keiko: ${(e as Error).message}\n`);
+    process.exit(1);
   }
 }
+
+const redisUrl = await resolveRedis();
 
 try {
   api = await startApi({ ...env, REDIS_URL: redisUrl }, { logger: pino({ name: 'keiko-api', level: env.LOG_LEVEL }) });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -10,6 +10,9 @@ import { waitFor } from './worker-fixtures.ts';
 // `npm start` (src/main.ts) as a real process. The probe address is a free port, never this machine's 6379.
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
+/** Launched redis-servers (their own process group) and worker pids, stopped after each test whatever happened. */
+const redisUrls: string[] = [];
+const pids: number[] = [];
 
 afterEach(async () => {
   for (const c of children.splice(0)) {
@@ -17,6 +20,22 @@ afterEach(async () => {
       c.kill('SIGKILL');
       await new Promise((r) => c.once('exit', r));
     }
+  }
+  for (const pid of pids.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const url of redisUrls.splice(0)) {
+    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    await c
+      .connect()
+      .then(() => c.call('SHUTDOWN', 'NOSAVE'))
+      .catch(() => undefined);
+    c.disconnect();
   }
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }, 20_000);
@@ -59,6 +78,7 @@ describe('npm start (src/main.ts)', () => {
       KEIKO_PREFIX: 'launcher',
     });
     const redisUrl = await waitFor('the launched redis-server', async () => /started redis-server on (redis:\/\/127\.0\.0\.1:\d+)/.exec(k.output())?.[1], 20_000);
+    redisUrls.push(redisUrl);
     expect(await answers(redisUrl)).toBe(true);
     await waitFor('API and worker', async () => k.output().includes('keiko API listening') && k.output().includes('worker ready'), 30_000);
 
@@ -88,6 +108,29 @@ describe('npm start (src/main.ts)', () => {
     expect(await k.exited).toBe(0);
     expect(k.output()).toContain('keiko stopped');
     expect(await answers(redisUrl)).toBe(false);
+  }, 60_000);
+
+  it('reuses the redis-server a killed launcher left running on the same data directory, and stops it on exit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keiko-launcher-'));
+    dirs.push(dir);
+    const env = { KEIKO_REDIS_PROBE_URL: `redis://127.0.0.1:${await freePort()}`, KEIKO_LOCAL_REDIS_DIR: dir, HOST: '127.0.0.1', KEIKO_PREFIX: 'launcher2' };
+    const first = launch({ ...env, PORT: String(await freePort()) });
+    const redisUrl = await waitFor('the launched redis-server', async () => /started redis-server on (redis:\/\/127\.0\.0\.1:\d+)/.exec(first.output())?.[1], 20_000);
+    redisUrls.push(redisUrl);
+    const workerPid = Number(await waitFor('worker pid', async () => /"pid":(\d+),"msg":"worker process started"/.exec(first.output())?.[1], 20_000));
+    pids.push(workerPid);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    process.kill(workerPid, 'SIGKILL'); // the orphaned worker child
+    expect(await answers(redisUrl)).toBe(true);
+
+    const second = launch({ ...env, PORT: String(await freePort()) });
+    await waitFor('reuse', async () => second.output().includes(`left running on ${redisUrl}`), 20_000);
+    await waitFor('API listening', async () => second.output().includes('keiko API listening'), 20_000);
+    second.proc.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(await answers(redisUrl)).toBe(false);
+    expect(existsSync(join(dir, 'keiko-redis.port'))).toBe(false);
   }, 60_000);
 
   it('with no Redis and no redis-server on PATH, stops with one line saying how to get one', async () => {
