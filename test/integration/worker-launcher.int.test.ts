@@ -104,6 +104,15 @@ describe('npm start (src/main.ts)', () => {
     expect(job.modelId).toBeTruthy();
     expect((await fetch(`${base}/v1/models/${job.modelId}`)).status).toBe(200);
 
+    // Cancel through the API while the worker process trains: it ends `cancelled` at a batch boundary.
+    const long = { ...spec, training: { epochs: 500, batchSize: 32, sampling: 'replacement', iterationsPerEpoch: 500 } };
+    const res2 = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(long) });
+    const { id: longId } = (await res2.json()) as { id: string };
+    const jobUrl = `${base}/v1/jobs/${longId}`;
+    await waitFor('running', async () => ((await (await fetch(jobUrl)).json()) as { progress: { epoch: number } }).progress.epoch >= 1, 30_000, 100);
+    expect((await fetch(`${jobUrl}/cancel`, { method: 'POST' })).status).toBe(202);
+    await waitFor('cancelled', async () => ((await (await fetch(jobUrl)).json()) as { status: string }).status === 'cancelled', 20_000, 100);
+
     k.proc.kill('SIGTERM');
     expect(await k.exited).toBe(0);
     expect(k.output()).toContain('keiko stopped');
