@@ -54,7 +54,7 @@ const EPOCHS = 5;
 
 describe('training worker recovery', () => {
   it('resumes a job from its checkpoint on a second worker after kill -9, no epoch lost or repeated', async () => {
-    const { keys, tq, queue, spawn } = await setup('k9');
+    const { keys, tq, spawn } = await setup('k9');
     const a = await spawn();
     await submit(redis, tq, keys, 'job', smallSpec(EPOCHS, SLOW_ITERATIONS));
     await waitFor('epoch 2 committed', async () => Number(await redis.hget(keys.job('job'), 'epoch')) >= 2, 40_000, 50);
