@@ -69,14 +69,11 @@ async function main(): Promise<void> {
   const redis = createRedis(init.redisUrl, 'command', { lazyConnect: true, connectionName: 'keiko-thread' });
   const keys = createKeys(init.prefix);
   let resume: Checkpoint | undefined;
-  let model;
-  let resolvedSpec;
-  let data;
   try {
-    data = await loadDataset(redis, keys, spec.dataset);
-    resolvedSpec = resolveModelSpec(spec.model, { inputShape: data.train.inputShape, classes: data.train.classes });
+    const data = await loadDataset(redis, keys, spec.dataset);
+    const resolvedSpec = resolveModelSpec(spec.model, { inputShape: data.train.inputShape, classes: data.train.classes });
     const rng = new Rng(spec.training.seed);
-    model = buildModel(resolvedSpec, rng);
+    const model = buildModel(resolvedSpec, rng);
     if (init.checkpoint) {
       resume = deserializeCheckpoint(init.checkpoint);
     } else if (spec.model.initFrom !== undefined) {
