@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       const k = find('keiko', w, t);
       const kerr = results.find((r) => r.system === 'keiko' && r.workload === w && r.threads === t && r.error);
       const tf = find('tfjs-cpu', w);
-      const np = find('numpy', w, t);
+      const np = find('numpy-dlfs', w, t) ?? find('numpy', w, t);
       const pt = find('pytorch', w, t);
       const ks = k?.train_samples_per_s as number | undefined;
       const best = Math.max((np?.train_samples_per_s as number) ?? 0, (pt?.train_samples_per_s as number) ?? 0) || undefined;

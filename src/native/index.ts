@@ -29,10 +29,16 @@ export function loadNative(): NativeKernels | null {
   if (process.env.KEIKO_NATIVE === '0') return loaded;
   try {
     const path = fileURLToPath(new URL('../../build/keiko-native.node', import.meta.url));
-    // OpenMP's idle threads spin by default: on two cores they steal the time of the main thread and of
-    // the WebAssembly workers between parallel GEMMs (measured: mlp with 2 threads 6,400 samples/s
-    // spinning, 74,600 passive). libgomp reads this when the addon loads.
-    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+    // OpenMP's idle threads spin for a long time by default: on two cores they steal the time of the main
+    // thread and of the WebAssembly workers between parallel GEMMs. Measured with 2 threads (samples/s):
+    // default spin, busy machine: mlp 6,400; passive: mlp 70–75k, deep 730; a bounded spin of 50,000
+    // iterations on a quiet machine: mlp 90k, simple 7,700, deep 906. keiko's default is the bounded spin;
+    // on a machine shared with other busy processes set OMP_WAIT_POLICY=PASSIVE. libgomp reads these
+    // when the addon loads.
+    if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+      process.env.OMP_WAIT_POLICY = 'ACTIVE';
+      process.env.GOMP_SPINCOUNT = '50000';
+    }
     if (existsSync(path)) loaded = createRequire(import.meta.url)(path) as NativeKernels;
   } catch {
     loaded = null;
