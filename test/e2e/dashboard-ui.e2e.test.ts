@@ -75,7 +75,7 @@ describe('dashboard UI (scripted API)', () => {
     await expect.poll(() => page.getAttribute('#detail', 'data-status')).toBe('active');
     await page.click('#detail-cancel');
     await expect.poll(() => page.getAttribute('#detail', 'data-status')).toBe('cancelled');
-    expect(await page.locator('tr.job-row').first().getAttribute('data-status')).toBe('cancelled');
+    await expect.poll(() => page.locator('tr.job-row').first().getAttribute('data-status')).toBe('cancelled');
     expect(await page.locator('#detail-cancel').isHidden()).toBe(true);
   });
 
@@ -83,7 +83,7 @@ describe('dashboard UI (scripted API)', () => {
     await submitFromForm({ name: 'ui-other', epochs: '4', l2: '0' });
     await expect.poll(() => page.getAttribute('#detail', 'data-status'), { timeout: 15_000 }).toBe('completed');
     const completed = page.locator('tr.job-row[data-status="completed"]');
-    expect(await completed.count()).toBe(2);
+    await expect.poll(() => completed.count()).toBe(2); // the table renders on the next frame
     for (let i = 0; i < 2; i++) await completed.nth(i).locator('.compare-check').check();
     await page.waitForSelector('#compare:not([hidden])');
     await expect.poll(() => page.getAttribute('#compare-chart', 'data-series')).toBe('2');

@@ -83,7 +83,7 @@ describe.skipIf(!serviceEntriesExist())('dashboard end to end (real API, worker 
     await submitForm({ ...SMALL, name: 'e2e baseline', l1: '0', l2: '0' });
     const id = await openedJob();
     ids.baseline = id;
-    expect(await page.locator('tr.job-row').first().getAttribute('data-job-id')).toBe(id); // newest first
+    await expect.poll(() => page.locator('tr.job-row').first().getAttribute('data-job-id')).toBe(id); // newest first
 
     await expect.poll(() => chartPoints(page, '#chart-acc'), { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
     await screenshot(page, 'e2e-1-training');
