@@ -36,7 +36,7 @@ async function multipart(fields: Record<string, string | Uint8Array>): Promise<{
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) {
     if (typeof v === 'string') fd.append(k, v);
-    else fd.append(k, new Blob([v]), `${k}.safetensors`);
+    else fd.append(k, new Blob([Uint8Array.from(v)]), `${k}.safetensors`);
   }
   const res = new Response(fd);
   return { payload: Buffer.from(await res.arrayBuffer()), headers: { 'content-type': res.headers.get('content-type')! } };

@@ -103,7 +103,7 @@ describe('models end to end', { timeout: 180_000 }, () => {
     const meta = (await h.api.app.inject({ method: 'GET', url: `/v1/models/${trained.modelId}` })).json();
     const fd = new FormData();
     fd.append('spec', JSON.stringify(meta.spec));
-    fd.append('weights', new Blob([weights.rawPayload]), 'model.safetensors');
+    fd.append('weights', new Blob([Uint8Array.from(weights.rawPayload)]), 'model.safetensors');
     const body = new Response(fd);
     const imported = await h.api.app.inject({
       method: 'POST',
