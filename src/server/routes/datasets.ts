@@ -92,6 +92,8 @@ export async function datasetsRoutes(app: FastifyInstance): Promise<void> {
           'permutation seeded with `seed` (default 0), becomes the test split) and `header` (auto|true|false). ' +
           'Every problem is reported by field (`train.x.12`, `train.y.3`, CSV `line.7`); at most MAX_UPLOAD_BYTES (413). ' +
           'classes ≤ 256 (labels are stored as bytes).',
+        // NOTE: no `body` schema: the body is JSON or CSV, and fastify-type-provider-zod's OpenAPI transform cannot
+        // describe per-content-type bodies; both forms are parsed and validated in the handler (same zod schemas).
         consumes: ['application/json', 'text/csv'],
         response: { 201: DatasetMetaSchema, ...problems(400, 401, 413, 415) },
       },

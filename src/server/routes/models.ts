@@ -23,6 +23,9 @@ export class ModelNotFoundError extends AppError {
   }
 }
 
+/** A binary 200 response, documented as `application/octet-stream` (the Buffer is sent as it is, never serialized). */
+const binary = (description: string) => ({ description, content: { 'application/octet-stream': { schema: z.any().describe(description) } } });
+
 const ModelIdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
 
 const ListModelsQuerySchema = z.strictObject({
@@ -166,7 +169,7 @@ export async function modelsRoutes(app: FastifyInstance): Promise<void> {
           'dense weights are [fanIn, units], conv weights [filters, C/groups, KH, KW]. `__metadata__.spec` holds the model spec as JSON, ' +
           'so the file imports back with `POST /v1/models` alone.',
         params: ModelIdParamsSchema,
-        response: { 200: z.any().describe('application/octet-stream: a safetensors file.'), ...problems(401, 404) },
+        response: { 200: binary('A safetensors file.'), ...problems(401, 404) },
       },
     },
     async (request, reply) => {
@@ -190,7 +193,7 @@ export async function modelsRoutes(app: FastifyInstance): Promise<void> {
           'Input `input` [N, ...inputShape] float; outputs `logits` and `probabilities` (softmax) [N, classes]; inference form ' +
           '(batchnorm with running statistics, dropout as identity or ×(1−rate) for `scaling: "eval"`). Runs in onnxruntime with keiko\'s predictions.',
         params: ModelIdParamsSchema,
-        response: { 200: z.any().describe('application/octet-stream: an ONNX ModelProto.'), ...problems(401, 404) },
+        response: { 200: binary('An ONNX ModelProto.'), ...problems(401, 404) },
       },
     },
     async (request, reply) => {
