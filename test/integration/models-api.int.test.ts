@@ -156,6 +156,8 @@ describe('models API', { timeout: 60_000 }, () => {
     expect(paths(garbage)).toEqual(['weights']);
     const unknown = await importMultipart({ spec: JSON.stringify(specInput), weights: encodeSafetensors(weights()), color: 'red' });
     expect(paths(unknown)).toEqual(['color']);
+    const twoFiles = await importMultipart({ spec: JSON.stringify(specInput), weights: encodeSafetensors(weights()), more: encodeSafetensors(weights()) });
+    expect(twoFiles.statusCode).toBe(400);
     const none = await importMultipart({ spec: JSON.stringify(specInput) });
     expect(paths(none)).toEqual(['weights']);
     const json = await h.api.app.inject({ method: 'POST', url: '/v1/models', payload: { weights: 'not base64!', extra: 1 } });

@@ -17,7 +17,7 @@ import { AttrType, DataType, onnxRoot } from './onnx-proto.ts';
  * - batchnorm: BatchNormalization with the running statistics, epsilon; works on [N, C] and [N, C, H, W].
  * - lrn: keiko sums a_j² over j ∈ [i − ⌊n/2⌋, i + ⌊n/2⌋] and multiplies by α; ONNX sums over
  *   [i − ⌊(s−1)/2⌋, i + ⌈(s−1)/2⌉] and multiplies by α/s. With s = 2⌊n/2⌋ + 1 (= n for odd n) the windows are
- *   equal, so we export size s and alpha α·s. A per-sample [C] input is unsqueezed to [N, C, 1, 1] and back.
+ *   equal, so we export size s and alpha α·s.
  * @see https://onnx.ai/onnx/operators/
  */
 
@@ -71,7 +71,6 @@ export function exportOnnx(spec: LayersModelSpec, tensors: readonly NamedTensor[
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const nodes: Node[] = [];
   const initializers: ReturnType<typeof f32Tensor>[] = [];
-  const int64Inits: { name: string; dims: number[]; data_type: number; int64_data: number[] }[] = [];
   const weight = (i: number, param: string): string => {
     const name = `${i}.${param}`;
     const t = byName.get(name);
@@ -139,14 +138,9 @@ export function exportOnnx(spec: LayersModelSpec, tensors: readonly NamedTensor[
         cur = node(i, 'BatchNormalization', [cur, weight(i, 'gamma'), weight(i, 'beta'), weight(i, 'runningMean'), weight(i, 'runningVar')], [float('epsilon', layer.epsilon), float('momentum', layer.momentum)]);
         break;
       case 'lrn': {
+        // The engine allows LRN on [C, H, W] inputs only, which is also what ONNX's LRN takes.
         const size = 2 * Math.floor(layer.size / 2) + 1;
-        const flat = shape.length === 1;
-        if (flat) {
-          int64Inits.push({ name: `${i}.axes`, dims: [2], data_type: DataType.INT64, int64_data: [2, 3] });
-          cur = node(i, 'Unsqueeze', [cur, `${i}.axes`]);
-        }
         cur = node(i, 'LRN', [cur], [int('size', size), float('alpha', layer.alpha * size), float('beta', layer.beta), float('bias', layer.k)]);
-        if (flat) cur = node(i, 'Squeeze', [cur, `${i}.axes`]);
         break;
       }
       default: {
@@ -172,7 +166,7 @@ export function exportOnnx(spec: LayersModelSpec, tensors: readonly NamedTensor[
     graph: {
       name: opts.name ?? 'keiko',
       node: nodes,
-      initializer: [...initializers, ...int64Inits],
+      initializer: initializers,
       input: [valueInfo('input', ['N', ...spec.inputShape])],
       output: [valueInfo('probabilities', ['N', classes]), valueInfo('logits', ['N', classes])],
     },

@@ -238,9 +238,11 @@ export async function modelsRoutes(app: FastifyInstance): Promise<void> {
           }
         }
       } catch (e) {
-        if ((e as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE' || (e as { code?: string }).code === 'FST_FIELDS_LIMIT' || (e as { statusCode?: number }).statusCode === 413) {
-          throw new PayloadTooLargeError(uploadLimit);
+        const code = (e as { code?: string }).code;
+        if (code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
+          throw new ValidationError([{ path: '', message: 'too many parts: send one `weights` file and the `spec` and `name` fields' }]);
         }
+        if (code === 'FST_REQ_FILE_TOO_LARGE' || (e as { statusCode?: number }).statusCode === 413) throw new PayloadTooLargeError(uploadLimit);
         throw e;
       }
     } else {
