@@ -43,6 +43,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
   const deadline = Date.now() + 10_000;
   for (;;) {
     const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on("error", () => {});
     try {
       await c.connect();
       await c.ping();
