@@ -6,7 +6,9 @@ import { TRAIN_JOB, type TrainingJobData } from '../../src/queue/names.ts';
 import { createTrainingQueue, trainingJobOptions, type TrainingQueue } from '../../src/queue/training-queue.ts';
 import { createRedis } from '../../src/redis/connection.ts';
 import { createJob } from '../../src/redis/job-store.ts';
-import type { Keys } from '../../src/redis/keys.ts';
+import { createKeys, type Keys } from '../../src/redis/keys.ts';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
 
 /**
  * Test fixtures for worker processes: jobs submitted through the API's own job store and queue, and worker
@@ -104,6 +106,75 @@ export function startWorker(env: Record<string, string>): WorkerProcess {
     async kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
+    },
+  };
+}
+
+/** What {@link workerHarness} gives a test file: its Redis, and a per-test queue with a worker spawner. */
+export interface WorkerHarness {
+  readonly server: TestRedis;
+  readonly redis: Redis;
+  /** A fresh key prefix and queue for one test; `spawn()` starts a worker on it and waits until it is ready. */
+  setup(prefix: string, grace?: string): Promise<{ keys: Keys; tq: TrainingQueue; queue: Queue; spawn(): Promise<WorkerProcess> }>;
+}
+
+/**
+ * Registers the hooks of a worker test file: one redis-server for the file, every worker and queue a test
+ * started killed and closed after it. Call once at the top level of the file.
+ */
+export function workerHarness(): WorkerHarness {
+  let server: TestRedis | undefined;
+  let redis: Redis | undefined;
+  let workers: WorkerProcess[] = [];
+  let queues: { close(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = createRedis(server.url);
+  }, 20_000);
+
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await Promise.all(queues.map((q) => q.close()));
+    workers = [];
+    queues = [];
+  }, 20_000);
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  }, 20_000);
+
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('workerHarness: used before beforeAll ran');
+    return v;
+  };
+
+  return {
+    get server() {
+      return started(server);
+    },
+    get redis() {
+      return started(redis);
+    },
+    async setup(prefix, grace = '8000') {
+      const url = started(server).url;
+      const keys = createKeys(`${prefix}${process.pid}`);
+      const q = trainingQueue(url, keys);
+      queues.push(q);
+      return {
+        keys,
+        tq: q.tq,
+        queue: q.queue,
+        async spawn() {
+          const w = startWorker({ REDIS_URL: url, KEIKO_PREFIX: keys.prefix, SHUTDOWN_GRACE_MS: grace });
+          workers.push(w);
+          await waitFor('worker ready', async () => w.output().includes('worker ready'), 30_000).catch((e: unknown) => {
+            throw new Error(`${(e as Error).message}; worker output:\n${w.output()}`);
+          });
+          return w;
+        },
+      };
     },
   };
 }
