@@ -347,6 +347,42 @@ describe.skipIf(native === null)('native GEMM addon against the reference', () =
       expectSame(runGemm(be, c, A, B, C0, true), one);
     }
   });
+
+  // The kernel picks 32- or 16-wide column panels and exact-height row-edge tiles by shape, and packs Bᵀ
+  // with 16×16 transposes: the mlp's products, N around the 16/32 panel boundaries, K around 16 and KC,
+  // and shapes large enough (≥ 1M multiply-adds) to be split by rows and by columns over 2 threads.
+  it('gemm matches on the mlp shapes and the panel, edge and transpose boundaries', () => {
+    const be = new NativeBackend(native!);
+    const cases: GemmCase[] = [
+      { tA: false, tB: false, M: 100, N: 100, K: 784, beta: 0 }, // mlp forward, first layer
+      { tA: true, tB: false, M: 784, N: 100, K: 100, beta: 0 }, // its dW
+      { tA: false, tB: false, M: 100, N: 100, K: 100, beta: 0 },
+      { tA: true, tB: false, M: 100, N: 100, K: 100, beta: 0 },
+      { tA: false, tB: true, M: 100, N: 100, K: 100, beta: 0 },
+      { tA: false, tB: false, M: 100, N: 10, K: 100, beta: 0 }, // logits: one 16-wide panel
+      { tA: true, tB: false, M: 100, N: 10, K: 100, beta: 1 },
+      { tA: false, tB: true, M: 100, N: 100, K: 10, beta: 0 }, // K < 16: no full transpose block
+      { tA: false, tB: false, M: 20, N: 1000, K: 60, beta: 0 }, // split by columns, 8-column edge panel
+      { tA: false, tB: true, M: 20, N: 1000, K: 61, beta: 1 },
+      { tA: true, tB: true, M: 19, N: 1001, K: 77, beta: 0 },
+      { tA: false, tB: true, M: 203, N: 50, K: 130, beta: 1 }, // split by rows, odd row edge
+      { tA: true, tB: false, M: 211, N: 33, K: 400, beta: 0 }, // K crosses KC
+      { tA: false, tB: true, M: 37, N: 47, K: 800, beta: 1 },
+    ];
+    for (const N of [1, 15, 16, 17, 31, 32, 33, 48, 49]) cases.push({ tA: rand() < 0.5, tB: rand() < 0.5, M: randInt(1, 30), N, K: randInt(1, 40), beta: 0 });
+    for (const c of cases) {
+      const A = fill(new Float32Array(c.M * c.K));
+      const B = fill(new Float32Array(c.K * c.N));
+      const C0 = fill(new Float32Array(c.M * c.N));
+      const want = C0.slice();
+      referenceBackend.gemm(c.tA, c.tB, c.M, c.N, c.K, A, B, want, c.beta);
+      be.gemmThreads = 1;
+      const one = runGemm(be, c, A, B, C0, true);
+      expectClose(one, want, c.K);
+      be.gemmThreads = 2;
+      expectSame(runGemm(be, c, A, B, C0, true), one);
+    }
+  });
 });
 
 describe('RangeAllocator', () => {
