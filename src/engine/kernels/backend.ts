@@ -73,6 +73,24 @@ export interface KernelBackend {
   sgdUpdate?(w: Float32Array, g: Float32Array, n: number, lr: number): void;
   /** The book's momentum step on n elements, in float32: v = μ·v − lr·g; w += v. */
   momentumUpdate?(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void;
+  /** The book's Nesterov step on n elements, in float32: w += μ²·v − (1+μ)·lr·g, then v = μ·v − lr·g. */
+  nesterovUpdate?(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void;
+  /** AdaGrad step on n elements, in float32: h += g²; w −= lr·g/(√h + ε). */
+  adagradUpdate?(w: Float32Array, g: Float32Array, h: Float32Array, n: number, lr: number, eps: number): void;
+  /** RMSprop step on n elements, in float32: h = ρ·h + (1−ρ)·g²; w −= lr·g/(√h + ε), ρ = `decay`. */
+  rmspropUpdate?(w: Float32Array, g: Float32Array, h: Float32Array, n: number, lr: number, decay: number, eps: number): void;
+  /** Regularisation gradient on n elements (see elementwise.ts): g += l1·sign(w) + l2·w, sign(0) = 0. */
+  addL1L2Gradient?(w: Float32Array, g: Float32Array, n: number, l1: number, l2: number): void;
+  /**
+   * LRN forward over an (N, C, P) tensor (see elementwise.ts): s = k + α·Σ_{window(c)} x², writes
+   * scaleOut = s, powOut = s^(−β), y = x·s^(−β) (N·C·P each). Window [max(0, c−⌊size/2⌋), min(C−1, c+⌊size/2⌋)].
+   */
+  lrnForward?(x: Float32Array, N: number, C: number, P: number, size: number, alpha: number, beta: number, k: number, scaleOut: Float32Array, powOut: Float32Array, y: Float32Array): void;
+  /**
+   * LRN backward (see elementwise.ts): dx = dout·s^(−β) − 2αβ·x·Σ_{window(c)} dout·x·s^(−β−1), from the
+   * forward's scale and pow; `t` is an N·C·P scratch tensor. Overwrites t and dx.
+   */
+  lrnBackward?(x: Float32Array, dout: Float32Array, scaleIn: Float32Array, powIn: Float32Array, N: number, C: number, P: number, size: number, alpha: number, beta: number, t: Float32Array, dx: Float32Array): void;
 }
 
 /** Geometry of a convolution or pooling window over an NCHW batch. */

@@ -90,6 +90,24 @@ export function multiply(a: Float32Array, b: Float32Array, out: Float32Array, n:
   for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
 }
 
+/**
+ * Regularisation gradient: g += l1·sign(w) + l2·w over n elements (sign(0) = 0, NumPy's np.sign), summed
+ * in float64 and stored in float32.
+ */
+export function addL1L2Gradient(w: Float32Array, g: Float32Array, n: number, l1: number, l2: number): void {
+  if (l1 === 0) {
+    // Weight decay alone (the usual case): no sign, so no data-dependent branch to mispredict.
+    for (let i = 0; i < n; i++) g[i] += l2 * w[i];
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const x = w[i];
+    // NOTE: sign(0) = 0, as NumPy's np.sign: a weight sitting exactly at 0 gets no L1 push.
+    const s = x > 0 ? 1 : x < 0 ? -1 : 0;
+    g[i] = g[i] + l1 * s + l2 * x;
+  }
+}
+
 /** out = s·x. */
 export function scale(x: Float32Array, s: number, out: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) out[i] = s * x[i];

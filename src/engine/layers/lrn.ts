@@ -24,6 +24,9 @@ export class LRN implements Layer {
   private readonly out: GrowBuffer;
   private readonly dx: GrowBuffer;
   private x: Float32Array | null = null;
+  /** The backend's LRN kernels (WebAssembly SIMD, threads) when it has them, else elementwise.ts's. */
+  private readonly fwd: typeof lrnForward;
+  private readonly bwd: typeof lrnBackward;
 
   /** Output = input shape `[C, H, W]`; no params. */
   static describe(_spec: LrnSpec, inputShape: Shape): LayerInfo {
@@ -44,6 +47,9 @@ export class LRN implements Layer {
     this.tmp = new GrowBuffer(be);
     this.out = new GrowBuffer(be);
     this.dx = new GrowBuffer(be);
+    // Resolved once here (not per batch): `bind` allocates.
+    this.fwd = be.lrnForward ? be.lrnForward.bind(be) : lrnForward;
+    this.bwd = be.lrnBackward ? be.lrnBackward.bind(be) : lrnBackward;
   }
 
   forward(x: Float32Array, batch: number, _mode: Mode): Float32Array {
@@ -52,7 +58,7 @@ export class LRN implements Layer {
     const n = batch * C * P;
     const y = this.out.get(n);
     const { size, alpha, beta, k } = this.spec;
-    lrnForward(x, batch, C, P, size, alpha, beta, k, this.scaleBuf.get(n), this.powBuf.get(n), y);
+    this.fwd(x, batch, C, P, size, alpha, beta, k, this.scaleBuf.get(n), this.powBuf.get(n), y);
     this.x = x;
     return y;
   }
@@ -64,7 +70,7 @@ export class LRN implements Layer {
     const n = batch * C * P;
     const dx = this.dx.get(n);
     const { size, alpha, beta } = this.spec;
-    lrnBackward(this.x, dout, this.scaleBuf.get(n), this.powBuf.get(n), batch, C, P, size, alpha, beta, this.tmp.get(n), dx);
+    this.bwd(this.x, dout, this.scaleBuf.get(n), this.powBuf.get(n), batch, C, P, size, alpha, beta, this.tmp.get(n), dx);
     return dx;
   }
 

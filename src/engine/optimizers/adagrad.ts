@@ -31,6 +31,11 @@ export class AdaGrad extends Optimizer {
     const h = slots[0]!;
     const lr = this.learningRate;
     const eps = this.epsilon;
+    const be = this.be;
+    if (be?.adagradUpdate) {
+      be.adagradUpdate(value, grad, h, value.length, lr, eps);
+      return;
+    }
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
       const hi = Math.fround(h[i]! + g * g);

@@ -54,6 +54,11 @@ export class Adam extends Optimizer {
     const b1 = 1 - this.beta1;
     const b2 = 1 - this.beta2;
     const eps = this.epsilon;
+    const be = this.be;
+    if (be?.adamUpdate) {
+      be.adamUpdate(value, grad, m, v, value.length, lrT, this.beta1, this.beta2, eps);
+      return;
+    }
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
       const mi = Math.fround(m[i]! + b1 * (g - m[i]!));

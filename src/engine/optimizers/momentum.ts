@@ -29,6 +29,11 @@ export class Momentum extends Optimizer {
     const v = slots[0]!;
     const lr = this.learningRate;
     const mu = this.momentum;
+    const be = this.be;
+    if (be?.momentumUpdate) {
+      be.momentumUpdate(value, grad, v, value.length, lr, mu);
+      return;
+    }
     for (let i = 0; i < value.length; i++) {
       const vi = mu * v[i]! - lr * grad[i]!;
       v[i] = vi;

@@ -33,6 +33,11 @@ export class Nesterov extends Optimizer {
     const v = slots[0]!;
     const lr = this.learningRate;
     const mu = this.momentum;
+    const be = this.be;
+    if (be?.nesterovUpdate) {
+      be.nesterovUpdate(value, grad, v, value.length, lr, mu);
+      return;
+    }
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
       const vi = v[i]!;

@@ -1,4 +1,5 @@
 import { EngineError, SpecError } from '../errors.ts';
+import { backend, type KernelBackend } from '../kernels/backend.ts';
 import type { Param } from '../layers/layer.ts';
 import type { OptimizerType } from '../spec/optimizer-spec.ts';
 
@@ -29,8 +30,11 @@ export interface OptimizerState {
  * subclass prepare step-wide values (`beginStep`), then calls `updateParam` for each parameter with that
  * parameter's state slots. Subclasses declare only their slot names and the per-parameter rule.
  *
- * State is created lazily, zero-filled with each parameter's size, on the first `update` (COURSE.md B6).
- * Arithmetic is done in float64 and stored in float32, like the parameters.
+ * State is created lazily, zero-filled with each parameter's size, on the first `update` (COURSE.md B6),
+ * in buffers of the engine's kernel backend of that moment (`backend().alloc`), so that a backend with
+ * update kernels (`adamUpdate`, `momentumUpdate`, …: SIMD, threads) runs them in place on parameters and
+ * slots alike. With such a kernel the arithmetic is float32; without (the reference backend), the rule is
+ * computed in float64 and stored in float32, like the parameters.
  */
 export abstract class Optimizer {
   /** The spec discriminator of this optimizer. */
@@ -42,6 +46,8 @@ export abstract class Optimizer {
 
   private slots: Float32Array[][] = [];
   private t = 0;
+  /** The backend the slots were allocated from (and whose update kernels run), or undefined if none is registered. */
+  protected be: KernelBackend | undefined;
 
   protected constructor(learningRate: number) {
     this.learningRate = checkPositive('learningRate', learningRate);
@@ -87,6 +93,7 @@ export abstract class Optimizer {
     if (!Number.isInteger(state.step) || state.step < 0) throw new EngineError('STATE_MISMATCH', `optimizer state: step must be a non-negative integer, got ${state.step}`);
     if (state.slots.length === 0) {
       // A state saved before the first update: the slots will be created (zeros) on the next update.
+      this.releaseSlots();
       this.slots = [];
       this.t = state.step;
       return;
@@ -100,13 +107,20 @@ export abstract class Optimizer {
         const s = byName.get(key);
         if (!s) throw new EngineError('STATE_MISMATCH', `optimizer state: missing slot ${key}`);
         if (s.data.length !== param.value.length) throw new EngineError('STATE_MISMATCH', `optimizer state: slot ${key} has ${s.data.length} values, parameter has ${param.value.length}`);
-        own.push(Float32Array.from(s.data));
+        own.push(s.data);
         byName.delete(key);
       }
       fresh.push(own);
     }
     if (byName.size > 0) throw new EngineError('STATE_MISMATCH', `optimizer state: unexpected slot ${[...byName.keys()][0]} for a ${this.type} optimizer`);
-    this.slots = fresh;
+    // Validated: only now replace the slots (a failed import leaves the optimizer as it was).
+    this.releaseSlots();
+    this.be = currentBackend();
+    this.slots = fresh.map((own) => own.map((d) => {
+      const a = this.newSlot(d.length);
+      a.set(d);
+      return a;
+    }));
     this.t = state.step;
   }
 
@@ -122,7 +136,31 @@ export abstract class Optimizer {
   protected abstract updateParam(value: Float32Array, grad: Float32Array, slots: Float32Array[]): void;
 
   private initSlots(params: readonly Param[]): void {
-    this.slots = params.map((p) => this.slotNames.map(() => new Float32Array(p.value.length)));
+    this.releaseSlots();
+    this.be = currentBackend();
+    this.slots = params.map((p) => this.slotNames.map(() => this.newSlot(p.value.length)));
+  }
+
+  private newSlot(n: number): Float32Array {
+    return this.be ? this.be.alloc(n) : new Float32Array(n);
+  }
+
+  /** Give the slots back to the backend they came from (a re-import or a new parameter list replaces them). */
+  private releaseSlots(): void {
+    if (this.be) for (const own of this.slots) for (const a of own) this.be.free(a);
+    this.slots = [];
+  }
+}
+
+/**
+ * The engine's current kernel backend, or undefined when none is registered (an optimizer or regulariser
+ * used on its own, without importing the engine's index or a backend).
+ */
+export function currentBackend(): KernelBackend | undefined {
+  try {
+    return backend();
+  } catch {
+    return undefined;
   }
 }
 

@@ -37,6 +37,11 @@ export class RMSProp extends Optimizer {
     const lr = this.learningRate;
     const rho = this.decay;
     const eps = this.epsilon;
+    const be = this.be;
+    if (be?.rmspropUpdate) {
+      be.rmspropUpdate(value, grad, h, value.length, lr, rho, eps);
+      return;
+    }
     for (let i = 0; i < value.length; i++) {
       const g = grad[i]!;
       const hi = Math.fround(rho * h[i]! + (1 - rho) * g * g);

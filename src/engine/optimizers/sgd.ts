@@ -21,6 +21,11 @@ export class SGD extends Optimizer {
 
   protected updateParam(value: Float32Array, grad: Float32Array): void {
     const lr = this.learningRate;
+    const be = this.be;
+    if (be?.sgdUpdate) {
+      be.sgdUpdate(value, grad, value.length, lr);
+      return;
+    }
     for (let i = 0; i < value.length; i++) value[i] = value[i]! - lr * grad[i]!;
   }
 }

@@ -1,5 +1,7 @@
 import { SpecError } from '../errors.ts';
+import { addL1L2Gradient } from '../kernels/elementwise.ts';
 import type { Param } from '../layers/layer.ts';
+import { currentBackend } from '../optimizers/optimizer.ts';
 
 /**
  * L1/L2 penalties on the parameters with `regularize = true` (the weights of dense and conv2d layers;
@@ -44,20 +46,19 @@ export class L1L2 {
     return this.l1 * abs + 0.5 * this.l2 * sq;
   }
 
-  /** grad += l1·sign(W) + l2·W for every regularised parameter, in place. */
+  /**
+   * grad += l1·sign(W) + l2·W for every regularised parameter, in place, through the current kernel
+   * backend's `addL1L2Gradient` when it has one (float32, SIMD, threads), else the float64 loop of
+   * elementwise.ts. NOTE: AlexNet's L2 over its 61 M weights took 0.5 s per step in the plain loop.
+   */
   addGradients(params: readonly Param[]): void {
     if (this.isZero) return;
     const { l1, l2 } = this;
+    const be = currentBackend();
     for (const p of params) {
       if (!p.regularize) continue;
-      const w = p.value;
-      const g = p.grad;
-      for (let i = 0; i < w.length; i++) {
-        const x = w[i]!;
-        // NOTE: sign(0) = 0, as NumPy's np.sign: a weight sitting exactly at 0 gets no L1 push.
-        const s = x > 0 ? 1 : x < 0 ? -1 : 0;
-        g[i] = g[i]! + l1 * s + l2 * x;
-      }
+      if (be?.addL1L2Gradient) be.addL1L2Gradient(p.value, p.grad, p.value.length, l1, l2);
+      else addL1L2Gradient(p.value, p.grad, p.value.length, l1, l2);
     }
   }
 }

@@ -36,11 +36,17 @@ export interface KernelExports {
   adamUpdate(w: number, g: number, m: number, v: number, lrT: number, b1: number, b2: number, eps: number, i0: number, i1: number): void;
   sgdUpdate(w: number, g: number, lr: number, i0: number, i1: number): void;
   momentumUpdate(w: number, g: number, v: number, lr: number, mu: number, i0: number, i1: number): void;
+  nesterovUpdate(w: number, g: number, v: number, lr: number, mu: number, mu2: number, c: number, i0: number, i1: number): void;
+  adaptiveUpdate(w: number, g: number, h: number, lr: number, rms: number, rho: number, oneMinusRho: number, eps: number, i0: number, i1: number): void;
+  addL1L2Gradient(w: number, g: number, l1: number, l2: number, i0: number, i1: number): void;
+  lrnForward(x: number, C: number, P: number, half: number, alpha: number, beta: number, k: number, scale: number, pow: number, y: number, q0: number, q1: number): void;
+  lrnBackward(x: number, dout: number, scale: number, pow: number, C: number, P: number, half: number, f: number, t: number, dx: number, q0: number, q1: number): void;
   GEMM_SCRATCH_BYTES: WebAssembly.Global;
 }
 
 /** Kernels a {@link ParallelRunner} can run in a worker; a worker maps an index in this list to an export. */
-export const PARALLEL_KERNELS = ['gemm', 'im2col', 'col2im', 'reluForward', 'reluBackward', 'addChannelBias', 'sumChannels', 'addRowBias', 'sumRows', 'maxPoolForward', 'maxPoolBackward', 'adamUpdate', 'sgdUpdate', 'momentumUpdate'] as const;
+export const PARALLEL_KERNELS = ['gemm', 'im2col', 'col2im', 'reluForward', 'reluBackward', 'addChannelBias', 'sumChannels', 'addRowBias', 'sumRows', 'maxPoolForward', 'maxPoolBackward', 'adamUpdate', 'sgdUpdate', 'momentumUpdate',
+  'nesterovUpdate', 'adaptiveUpdate', 'addL1L2Gradient', 'lrnForward', 'lrnBackward'] as const;
 /** Names of the kernels a {@link ParallelRunner} can run in a worker. */
 export type KernelName = (typeof PARALLEL_KERNELS)[number];
 
@@ -372,6 +378,43 @@ export class WasmBackend implements KernelBackend {
   momentumUpdate(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void {
     this.staged([[g, n]], [[w, n, true], [v, n, true]], ([pg, pw, pv]) =>
       this.split('momentumUpdate', n, n, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, s, e]));
+  }
+
+  nesterovUpdate(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void {
+    // μ² and (1+μ)·lr computed once here in float64, as the reference's per-element expression would.
+    const mu2 = momentum * momentum;
+    const c = (1 + momentum) * lr;
+    this.staged([[g, n]], [[w, n, true], [v, n, true]], ([pg, pw, pv]) =>
+      this.split('nesterovUpdate', n, n, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, mu2, c, s, e]));
+  }
+
+  adagradUpdate(w: Float32Array, g: Float32Array, h: Float32Array, n: number, lr: number, eps: number): void {
+    this.staged([[g, n]], [[w, n, true], [h, n, true]], ([pg, pw, ph]) =>
+      this.split('adaptiveUpdate', n, n, 16, (s, e) => [pw!, pg!, ph!, lr, 0, 0, 1, eps, s, e]));
+  }
+
+  rmspropUpdate(w: Float32Array, g: Float32Array, h: Float32Array, n: number, lr: number, decay: number, eps: number): void {
+    this.staged([[g, n]], [[w, n, true], [h, n, true]], ([pg, pw, ph]) =>
+      this.split('adaptiveUpdate', n, n, 16, (s, e) => [pw!, pg!, ph!, lr, 1, decay, 1 - decay, eps, s, e]));
+  }
+
+  addL1L2Gradient(w: Float32Array, g: Float32Array, n: number, l1: number, l2: number): void {
+    this.staged([[w, n]], [[g, n, true]], ([pw, pg]) => this.split('addL1L2Gradient', n, n, 16, (s, e) => [pw!, pg!, l1, l2, s, e]));
+  }
+
+  lrnForward(x: Float32Array, N: number, C: number, P: number, size: number, alpha: number, beta: number, k: number, scaleOut: Float32Array, powOut: Float32Array, y: Float32Array): void {
+    const n = N * C * P;
+    const half = Math.floor(size / 2);
+    // Planes split between threads: each output plane is computed from its own window (thread-independent).
+    this.staged([[x, n]], [[scaleOut, n], [powOut, n], [y, n]], ([px, ps, pp, py]) =>
+      this.split('lrnForward', N * C, n * size, 1, (s, e) => [px!, C, P, half, alpha, beta, k, ps!, pp!, py!, s, e]));
+  }
+
+  lrnBackward(x: Float32Array, dout: Float32Array, scaleIn: Float32Array, powIn: Float32Array, N: number, C: number, P: number, size: number, alpha: number, beta: number, t: Float32Array, dx: Float32Array): void {
+    const n = N * C * P;
+    const half = Math.floor(size / 2);
+    this.staged([[x, n], [dout, n], [scaleIn, n], [powIn, n]], [[t, n], [dx, n]], ([px, pd, ps, pp, pt, pdx]) =>
+      this.split('lrnBackward', N * C, n * size, 1, (s, e) => [px!, pd!, ps!, pp!, C, P, half, 2 * alpha * beta, pt!, pdx!, s, e]));
   }
 }
 
