@@ -25,6 +25,13 @@
 #include <cstring>
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -165,39 +172,211 @@ constexpr size_t SCRATCH_FLOATS = (size_t)MC * KC + (size_t)KC * NC + MR * NR + 
  * C[m0..m1) × [n0..n1) = op(A)·op(B), plus C when `beta`. op(A) is M×K (A is K×M when tA), op(B) is K×N
  * (B is N×K when tB), C is M×N, all row-major and dense. `scratch` holds SCRATCH_FLOATS floats.
  */
+/** Floats of packed B for nc columns: the panel widths summed. */
+static inline size_t paddedWidth(int nc) {
+  size_t w = 0;
+  for (int left = nc; left > 0; left -= panelWidth(left)) w += panelWidth(left);
+  return w;
+}
+
+/**
+ * Rows [m0, m1) × columns [jc, jc + nc) for k block [pc, pc + kc) from packed panels `Bp` of those columns
+ * (C = product when !acc, C += product when acc).
+ */
+static inline void gemmBlock(bool tA, int M, int N, int K, const float* A, const float* Bp, float* C, bool acc,
+                             int m0, int m1, int jc, int nc, int pc, int kc) {
+  int lda = tA ? M : K;
+  for (int ic = m0; ic < m1; ic += MC) {
+    int mc = std::min(MC, m1 - ic);
+    const float* a0;
+    ptrdiff_t ars, aks;
+    if (tA) { a0 = A + (size_t)pc * lda + ic; ars = 1; aks = lda; }
+    else { a0 = A + (size_t)ic * lda + pc; ars = lda; aks = 1; }
+    const float* pb = Bp;
+    for (int jr = 0; jr < nc;) {
+      int w = panelWidth(nc - jr), nr = std::min(w, nc - jr);
+      int rows = w == 32 ? MR : MR16;
+      const MicroFn* fn = w == 32 ? MICRO32 : MICRO16;
+      for (int ir = 0; ir < mc; ir += rows) {
+        int mr = std::min(rows, mc - ir);
+        fn[mr](kc, a0 + ir * ars, ars, aks, pb, w, C + (size_t)(ic + ir) * N + jc + jr, N, acc, nr);
+      }
+      pb += (size_t)kc * w;
+      jr += w;
+    }
+  }
+}
+
+static inline void zeroRows(float* C, int N, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; i++) std::memset(C + (size_t)i * N + n0, 0, (n1 - n0) * sizeof(float));
+}
+
+/**
+ * C[m0..m1) × [n0..n1) = op(A)·op(B), plus C when `beta`. op(A) is M×K (A is K×M when tA), op(B) is K×N
+ * (B is N×K when tB), C is M×N, all row-major and dense. `scratch` holds SCRATCH_FLOATS floats.
+ */
 static void gemm(bool tA, bool tB, int M, int N, int K, const float* A, const float* B, float* C, bool beta,
                  int m0, int m1, int n0, int n1, float* scratch) {
   if (m1 <= m0 || n1 <= n0) return;
-  int lda = tA ? M : K, ldb = tB ? K : N;
-  if (K == 0) { if (!beta) for (int i = m0; i < m1; i++) std::memset(C + (size_t)i * N + n0, 0, (n1 - n0) * sizeof(float)); return; }
+  int ldb = tB ? K : N;
+  if (K == 0) { if (!beta) zeroRows(C, N, m0, m1, n0, n1); return; }
   float* Bp = (float*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   for (int jc = n0; jc < n1; jc += NC) {
     int nc = std::min(NC, n1 - jc);
     for (int pc = 0; pc < K; pc += KC) {
       int kc = std::min(KC, K - pc);
-      bool acc = beta || pc > 0;
       packB(tB, B, ldb, pc, kc, jc, nc, Bp);
-      for (int ic = m0; ic < m1; ic += MC) {
-        int mc = std::min(MC, m1 - ic);
-        const float* a0;
-        ptrdiff_t ars, aks;
-        if (tA) { a0 = A + (size_t)pc * lda + ic; ars = 1; aks = lda; }
-        else { a0 = A + (size_t)ic * lda + pc; ars = lda; aks = 1; }
-        const float* pb = Bp;
-        for (int jr = 0; jr < nc;) {
-          int w = panelWidth(nc - jr), nr = std::min(w, nc - jr);
-          int rows = w == 32 ? MR : MR16;
-          const MicroFn* fn = w == 32 ? MICRO32 : MICRO16;
-          for (int ir = 0; ir < mc; ir += rows) {
-            int mr = std::min(rows, mc - ir);
-            fn[mr](kc, a0 + ir * ars, ars, aks, pb, w, C + (size_t)(ic + ir) * N + jc + jr, N, acc, nr);
-          }
-          pb += (size_t)kc * w;
-          jr += w;
-        }
-      }
+      gemmBlock(tA, M, N, K, A, Bp, C, beta || pc > 0, m0, m1, jc, nc, pc, kc);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Threads. Why not OpenMP's `parallel for`: its region ends in a barrier, so the calling thread waits until
+// every team thread has woken up, even when it arrives too late to have anything left to do. On a busy
+// 2-core machine the second thread is often not running (woken through the kernel, or preempted): mlp with
+// 2 threads measured slower than with 1 (per-GEMM medians of 1–2 ms for a 0.1 ms product). Here the product
+// is cut into a fixed number of chunks (rows or columns, micro-tile aligned) that threads *claim*; the caller
+// claims chunks too and waits only for chunks another thread has already started. A late helper finds
+// nothing to do, so 2 threads cost at most one wake-up call more than 1 thread.
+// Chunks compute their own output rows or columns with the same kernels and k order, so results are those
+// of any other split (see "Determinism" above). (OpenMP stays in use for native/conv.h's image loops.)
+
+/** Helper threads for gemm_threads(): started on first use, never stopped (idle ones sleep). */
+class GemmPool {
+ public:
+  static GemmPool& get() {
+    static GemmPool* p = new GemmPool();  // leaked: detached threads may outlive static destructors
+    return *p;
+  }
+
+  /** Run chunk(i) for i in [0, n) on the caller and up to `helpers` helper threads; returns when all are done. */
+  template <class F>
+  void run(int n, int helpers, F&& chunk) {
+    // One caller at a time (several JavaScript threads may share the addon): a second one runs alone.
+    if (busy_.exchange(true, std::memory_order_acquire)) {
+      for (int i = 0; i < n; i++) chunk(i);
+      return;
+    }
+    ensure(helpers);
+    fn_ = [](void* ctx, int i) { (*static_cast<typename std::remove_reference<F>::type*>(ctx))(i); };
+    ctx_ = &chunk;
+    n_.store(n, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    uint64_t gen = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+    state_.store(gen << 32, std::memory_order_seq_cst);  // publishes fn_, ctx_, n_ (release)
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> l(m_);
+      cv_.notify_all();
+    }
+    int mine = 0;
+    for (int i; (i = claim(gen)) >= 0;) { chunk(i); mine++; }
+    // Only chunks a helper has claimed remain: they are running, wait for them.
+    done_.fetch_add(mine, std::memory_order_acq_rel);
+    while (done_.load(std::memory_order_acquire) < n) pause();
+    busy_.store(false, std::memory_order_release);
+  }
+
+ private:
+  void (*fn_)(void*, int) = nullptr;
+  void* ctx_ = nullptr;
+  std::atomic<int> n_{0};
+  std::atomic<bool> busy_{false};
+  /** (generation << 32) | next chunk index. */
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> done_{0};
+  std::atomic<int> sleepers_{0};
+  std::mutex m_;
+  std::condition_variable cv_;
+  int started_ = 0;
+
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  /** Claim the next chunk of generation `gen`, or −1 when there is none (or the job is no longer `gen`). */
+  int claim(uint64_t gen) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s >> 32) != gen || (int)(uint32_t)s >= n_.load(std::memory_order_relaxed)) return -1;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return (int)(uint32_t)s;
+    }
+  }
+
+  void ensure(int helpers) {
+    for (; started_ < helpers; started_++) std::thread([this] { loop(); }).detach();
+  }
+
+  void loop() {
+    uint64_t seen = state_.load(std::memory_order_acquire) >> 32;
+    for (;;) {
+      // Spin briefly (the mlp's products come every few microseconds), then sleep.
+      auto t0 = std::chrono::steady_clock::now();
+      int spins = 0;
+      while ((state_.load(std::memory_order_acquire) >> 32) == seen) {
+        pause();
+        if (++spins % 64 == 0 && std::chrono::steady_clock::now() - t0 > std::chrono::microseconds(SPIN_US)) {
+          std::unique_lock<std::mutex> l(m_);
+          sleepers_.fetch_add(1, std::memory_order_seq_cst);
+          while ((state_.load(std::memory_order_seq_cst) >> 32) == seen) cv_.wait(l);
+          sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        }
+      }
+      seen = state_.load(std::memory_order_acquire) >> 32;
+      int mine = 0;
+      for (int i; (i = claim(seen)) >= 0;) { fn_(ctx_, i); mine++; }
+      if (mine) done_.fetch_add(mine, std::memory_order_acq_rel);
+    }
+  }
+
+ public:
+  /** How long an idle helper spins before sleeping, in microseconds. */
+  static constexpr int SPIN_US = 100;
+};
+
+/**
+ * gemm() of the whole product over `threads` threads (the caller and threads − 1 helpers): the larger output
+ * side is cut into micro-tile-aligned chunks that the threads claim. Products below `minMacs` multiply-adds
+ * stay on the caller. Bit-identical to gemm(…, 0, M, 0, N, …) for any thread count and timing.
+ * `scratch()` returns the calling thread's SCRATCH_FLOATS floats.
+ */
+static void gemm_threads(bool tA, bool tB, int M, int N, int K, const float* A, const float* B, float* C, bool beta,
+                         int threads, float* (*scratch)(), double minMacs = 262144) {
+  if (M <= 0 || N <= 0) return;
+  double macs = (double)M * N * K;
+  if (threads <= 1 || macs < minMacs || K == 0) { gemm(tA, tB, M, N, K, A, B, C, beta, 0, M, 0, N, scratch()); return; }
+  bool byRows = (double)M / MR >= (double)N / NR;
+  size_t packed = (size_t)K * paddedWidth(N);
+  if (byRows && N <= NC && packed <= (size_t)KC * NC) {
+    // Row chunks share one packing of all of op(B) (every k block, the caller's scratch): packing it per chunk
+    // cost 6 µs of each 100×100×784 chunk. A few chunks per thread, so that a late helper still finds a
+    // share; not more, because each chunk streams all of packed B again (100×100×784 in 12-row chunks lost
+    // 10 µs to that).
+    float* Bp = (float*)(((uintptr_t)scratch() + 63) & ~(uintptr_t)63);
+    int ldb = tB ? K : N;
+    size_t wN = paddedWidth(N);
+    for (int pc = 0; pc < K; pc += KC) packB(tB, B, ldb, pc, std::min(KC, K - pc), 0, N, Bp + (size_t)pc * wN);
+    int want = threads * (macs >= 4e6 ? 2 : 4);
+    int step = std::max(2 * MR, ((M + want - 1) / want + MR - 1) / MR * MR), chunks = (M + step - 1) / step;
+    GemmPool::get().run(chunks, threads - 1, [&](int i) {
+      int s = i * step, e = std::min(M, s + step);
+      for (int pc = 0; pc < K; pc += KC) gemmBlock(tA, M, N, K, A, Bp + (size_t)pc * wN, C, beta || pc > 0, s, e, 0, N, pc, std::min(KC, K - pc));
+    });
+    return;
+  }
+  // Otherwise each chunk packs what it needs (columns: only its own panels).
+  int n = byRows ? M : N, align = byRows ? MR : NR;
+  int want = threads * (macs >= 4e6 ? 2 : 1);
+  int step = ((n + want - 1) / want + align - 1) / align * align;
+  int chunks = (n + step - 1) / step;
+  if (chunks <= 1) { gemm(tA, tB, M, N, K, A, B, C, beta, 0, M, 0, N, scratch()); return; }
+  GemmPool::get().run(chunks, threads - 1, [&](int i) {
+    int s = i * step, e = std::min(n, s + step);
+    if (byRows) gemm(tA, tB, M, N, K, A, B, C, beta, s, e, 0, N, scratch());
+    else gemm(tA, tB, M, N, K, A, B, C, beta, 0, M, s, e, scratch());
+  });
 }
 
 }  // namespace keiko

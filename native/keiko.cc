@@ -52,24 +52,9 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (M == 0 || N == 0) return nullptr;
-  // Split the larger output side in micro-tile multiples; small products stay on one thread.
-  double macs = (double)M * N * K;
-  int t = threads < 1 ? 1 : threads;
-  if (macs < (1 << 20)) t = 1;
-  bool byRows = (double)M / keiko::MR >= (double)N / keiko::NR;
-  int n = byRows ? M : N, align = byRows ? keiko::MR : keiko::NR;
-  int step = ((n + t - 1) / t + align - 1) / align * align;
-  int parts = (n + step - 1) / step;
-  if (parts <= 1) {
-    keiko::gemm(tA, tB, M, N, K, A, B, C, beta != 0, 0, M, 0, N, scratch());
-  } else {
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int p = 0; p < parts; p++) {
-      int s = p * step, e = std::min(n, s + step);
-      if (byRows) keiko::gemm(tA, tB, M, N, K, A, B, C, beta != 0, s, e, 0, N, scratch());
-      else keiko::gemm(tA, tB, M, N, K, A, B, C, beta != 0, 0, M, s, e, scratch());
-    }
-  }
+  // Threads claim micro-tile-aligned chunks of the larger output side (gemm.h: gemm_threads); the caller
+  // never waits for a helper that has not started, so a second thread cannot make a product slower.
+  keiko::gemm_threads(tA, tB, M, N, K, A, B, C, beta != 0, threads < 1 ? 1 : threads, scratch);
   return nullptr;
 }
 
