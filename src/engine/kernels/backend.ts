@@ -58,8 +58,11 @@ export interface KernelBackend {
   sumRows?(dout: Float32Array, rows: number, cols: number, db: Float32Array): void;
   /** Max pooling forward; argmax[o] = flat index into x of the first maximum (see pool.ts). */
   maxPoolForward?(x: Float32Array, g: ConvGeometry, out: Float32Array, argmax: Int32Array): void;
-  /** Max pooling backward: dx = 0 (first `total` elements), then dx[argmax[o]] += dout[o]. */
-  maxPoolBackward?(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array): void;
+  /**
+   * Max pooling backward: dx = 0 (first `total` elements), then dx[argmax[o]] += dout[o]. With `planes`
+   * (N·C), the argmax of each plane lie in that plane (as maxPoolForward writes them): planes may be split.
+   */
+  maxPoolBackward?(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array, planes?: number): void;
   /** A zero-filled Int32Array the backend's kernels use without copying (e.g. max pooling's argmax). */
   allocInt32?(n: number): Int32Array;
   /** Give back a buffer from `allocInt32`. */
@@ -91,6 +94,26 @@ export interface KernelBackend {
    * forward's scale and pow; `t` is an N·C·P scratch tensor. Overwrites t and dx.
    */
   lrnBackward?(x: Float32Array, dout: Float32Array, scaleIn: Float32Array, powIn: Float32Array, N: number, C: number, P: number, size: number, alpha: number, beta: number, t: Float32Array, dx: Float32Array): void;
+
+  // Optional whole-batch convolution (Conv2d routes through both when both are present). The backend
+  // splits images over its threads; the results must not depend on the thread count (dW and db are reduced
+  // over the batch in an order fixed by N alone).
+
+  /**
+   * Conv2d forward over a batch: g describes the whole input (N, C, H, W) with C all channels; F filters in
+   * `groups` groups (Cg = C/groups, Fg = F/groups, Kg = Cg·KH·KW, P = OH·OW).
+   * y[n, g·Fg + f, p] = Σ_k W[g·Fg + f, k] · im2col(x[n, group g])[p, k] + b[g·Fg + f] (b null: no bias).
+   * Shapes: x (N, C, H, W), weight (F, Cg, KH, KW), bias (F) or null, y (N, F, OH, OW) overwritten.
+   * Nothing is kept: `conv2dBackward` gets x again.
+   */
+  conv2dForward?(x: Float32Array, weight: Float32Array, bias: Float32Array | null, g: ConvGeometry, F: number, groups: number, y: Float32Array): void;
+  /**
+   * Conv2d backward from the forward's input x (N, C, H, W) (unchanged since) and dout (N, F, OH, OW):
+   * dW (F, Cg, KH, KW) = Σ_n dout_ng (Fg × P) · im2col(x[n, group g]) (P × Kg), overwritten;
+   * db (F) = Σ_{n,p} dout[n, f, p], overwritten (skipped when null);
+   * dx (N, C, H, W) = col2im(dout_ngᵀ · W_g) per image and group, overwritten (skipped when null).
+   */
+  conv2dBackward?(x: Float32Array, dout: Float32Array, weight: Float32Array, g: ConvGeometry, F: number, groups: number, dW: Float32Array, db: Float32Array | null, dx: Float32Array | null): void;
 }
 
 /** Geometry of a convolution or pooling window over an NCHW batch. */

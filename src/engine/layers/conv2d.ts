@@ -18,7 +18,10 @@ import type { Layer, Mode, Param, Shape } from './layer.ts';
  * - backward: dW_g = Σ_n dout_ng (Fg, P) · col_ng; db = Σ_{n,p} dout; dcol_ng = dout_ngᵀ · W_g (P, Kg);
  *   dx[n, group g] = col2im(dcol_ng).
  * Working per sample writes y directly in NCHW order (no transpose pass); col for the whole batch is kept
- * for the dW of backward. Init: W ~ std·N(0,1), fanIn = C/G·KH·KW; b = `biasInit`.
+ * for the dW of backward. When the backend has `conv2dForward` and `conv2dBackward` (the native addon),
+ * the whole batch goes through them instead: they split images over threads, which the per-image GEMMs
+ * (too small to split) cannot, and keep no col: backward rebuilds it from x, kept by reference as Dense
+ * keeps its input (writing and re-reading deep's 45 MB col per batch cost more than rebuilding it). Init: W ~ std·N(0,1), fanIn = C/G·KH·KW; b = `biasInit`.
  */
 export class Conv2d implements Layer {
   readonly type = 'conv2d' as const;
@@ -35,6 +38,11 @@ export class Conv2d implements Layer {
   /** Geometry of one sample and one group (N = 1, C = C/G). */
   private readonly g1: ConvGeometry;
   private gN: ConvGeometry;
+  /** Geometry of the whole batch with all C channels (for the backend's batch kernels), cached per N. */
+  private gAll: ConvGeometry;
+  /** The backend's whole-batch kernels, when it has both. */
+  private readonly batchFwd: NonNullable<KernelBackend['conv2dForward']> | null;
+  private readonly batchBwd: NonNullable<KernelBackend['conv2dBackward']> | null;
   private readonly C: number;
   private readonly F: number;
   private readonly G: number;
@@ -43,6 +51,8 @@ export class Conv2d implements Layer {
   private readonly out: GrowBuffer;
   private readonly dx: GrowBuffer;
   private batch = 0;
+  /** The forward's input on the batch-kernel path (by reference: the caller leaves it unchanged until backward). */
+  private x: Float32Array | null = null;
   private readonly addBias: typeof addChannelBias;
   private readonly sumBias: typeof sumChannels;
   // Per-(sample, group) views: x, col, y, dout, dx blocks and per-group W, dW (see Views).
@@ -91,6 +101,11 @@ export class Conv2d implements Layer {
     this.G = spec.groups;
     this.g1 = convGeometry(1, C / this.G, H, W, KH, KW, SH, SW, PH, PW);
     this.gN = this.g1;
+    this.gAll = convGeometry(1, C, H, W, KH, KW, SH, SW, PH, PW);
+    const bf = this.be.conv2dForward;
+    const bb = this.be.conv2dBackward;
+    this.batchFwd = bf && bb ? bf.bind(this.be) : null;
+    this.batchBwd = bf && bb ? bb.bind(this.be) : null;
     const wShape = info.params[0].shape;
     this.weight = makeParam(this.be, 'weight', wShape, true);
     fillNormal(this.weight.value, initStd(spec.weightInit ?? ctx.weightInit, sizeOf(wShape.slice(1))), ctx.rng);
@@ -104,7 +119,7 @@ export class Conv2d implements Layer {
     this.sumBias = kernel(this.be, 'sumChannels', sumChannels);
   }
 
-  /** x (N, C, H, W) → y (N, F, OH, OW). Keeps the im2col matrices of the batch for backward. */
+  /** x (N, C, H, W) → y (N, F, OH, OW). Keeps the batch's im2col matrices for backward (batch kernels: x itself). */
   forward(x: Float32Array, batch: number, _mode: Mode): Float32Array {
     const { H, W, KH, KW, OH, OW } = this.g1;
     const inSize = this.C * H * W;
@@ -113,8 +128,14 @@ export class Conv2d implements Layer {
     const Cg = this.C / this.G;
     const Fg = this.F / this.G;
     const Kg = Cg * KH * KW;
-    const col = this.col.get(batch * this.G * P * Kg);
     const y = this.out.get(batch * this.F * P);
+    if (this.batchFwd) {
+      this.batchFwd(x, this.weight.value, this.bias ? this.bias.value : null, this.allGeometry(batch), this.F, this.G, y);
+      this.x = x;
+      this.batch = batch;
+      return y;
+    }
+    const col = this.col.get(batch * this.G * P * Kg);
     // Block b = n·G + g: x[n, group g] (Cg·H·W), col_ng (P·Kg), y[n, group g] (Fg·P) are consecutive blocks.
     const B = batch * this.G;
     const cols = this.colV.of(col, B, P * Kg);
@@ -145,8 +166,13 @@ export class Conv2d implements Layer {
     const Fg = this.F / this.G;
     const Kg = Cg * KH * KW;
     const inSize = this.C * H * W;
-    const col = this.col.get(batch * this.G * P * Kg);
     const dx = this.dx.get(batch * inSize);
+    if (this.batchBwd && this.x) {
+      this.batchBwd(this.x, dout, this.weight.value, this.allGeometry(batch), this.F, this.G, this.weight.grad,
+        this.bias ? this.bias.grad : null, this.computeInputGrad ? dx : null);
+      return dx;
+    }
+    const col = this.col.get(batch * this.G * P * Kg);
     const dcol = this.dcol.get(P * Kg);
     if (this.bias) this.sumBias(dout, batch, this.F, P, this.bias.grad);
     const B = batch * this.G;
@@ -171,6 +197,12 @@ export class Conv2d implements Layer {
   private geometry(batch: number): ConvGeometry {
     if (this.gN.N !== batch) this.gN = { ...this.g1, N: batch };
     return this.gN;
+  }
+
+  /** The whole batch with all C channels (for conv2dForward/Backward), cached like `geometry`. */
+  private allGeometry(batch: number): ConvGeometry {
+    if (this.gAll.N !== batch) this.gAll = { ...this.gAll, N: batch };
+    return this.gAll;
   }
 
   params(): readonly Param[] {
