@@ -31,6 +31,9 @@ export function softmaxCrossEntropy(
 ): { loss: number; correct: number } {
   if (logits.length < batch * classes) throw new RangeError(`softmaxCrossEntropy: expected ${batch}×${classes} logits, got ${logits.length}`);
   if (labels.length < batch) throw new RangeError(`softmaxCrossEntropy: expected ${batch} labels, got ${labels.length}`);
+  // e^(z − max) of one row, computed once in float64 (the former version computed every exponential twice,
+  // for the sum and for dlogits: half of the loss's ~22 µs per mlp batch). Same values, same results.
+  const e = expRow(classes);
   let loss = 0;
   let correct = 0;
   for (let n = 0; n < batch; n++) {
@@ -47,13 +50,25 @@ export function softmaxCrossEntropy(
     }
     if (arg === t) correct++;
     let sum = 0;
-    for (let k = 0; k < classes; k++) sum += Math.exp(logits[o + k] - max);
-    const pt = Math.exp(logits[o + t] - max) / sum;
-    loss -= Math.log(pt + 1e-7);
+    for (let k = 0; k < classes; k++) {
+      const v = Math.exp(logits[o + k] - max);
+      e[k] = v;
+      sum += v;
+    }
+    loss -= Math.log(e[t] / sum + 1e-7);
     if (dlogits) {
       const inv = 1 / (sum * batch);
-      for (let k = 0; k < classes; k++) dlogits[o + k] = Math.exp(logits[o + k] - max) * inv - (k === t ? 1 / batch : 0);
+      for (let k = 0; k < classes; k++) dlogits[o + k] = e[k] * inv;
+      dlogits[o + t] = e[t] * inv - 1 / batch;
     }
   }
   return { loss: loss / batch, correct };
+}
+
+let expScratch = new Float64Array(16);
+
+/** A reusable float64 row of at least `n` entries (the loss runs on one thread per engine instance). */
+function expRow(n: number): Float64Array {
+  if (expScratch.length < n) expScratch = new Float64Array(n);
+  return expScratch;
 }
