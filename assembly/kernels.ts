@@ -560,25 +560,34 @@ function maxPool3x3s2(x: usize, H: i32, W: i32, OH: i32, OW: i32, out: usize, ar
       const r0 = plane + 2 * oy * W;
       let ox = 0;
       for (; ox + 4 <= OW; ox += 4, o += 4) {
-        let best = f32x4.splat(0);
-        let bi = i32x4.splat(0);
-        for (let ky = 0; ky < 3; ky++) {
-          const r = r0 + ky * W + 2 * ox;
-          const p = x + (<usize>r << 2);
-          const lo = v128.load(p), hi = v128.load(p, 16), hi2 = v128.load(p, 32);
-          const a = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
-          const b = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
-          const c = v128.shuffle<f32>(a, hi2, 1, 2, 3, 4);
-          const ia = i32x4.add(i32x4.splat(r), step);
-          let t: v128;
-          if (ky == 0) {
-            best = a;
-            bi = ia;
-          } else {
-            t = f32x4.gt(a, best);
-            best = v128.bitselect(a, best, t);
-            bi = v128.bitselect(ia, bi, t);
-          }
+        const r = r0 + 2 * ox;
+        let p = x + (<usize>r << 2);
+        let lo = v128.load(p), hi = v128.load(p, 16), hi2 = v128.load(p, 32);
+        let a = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+        let b = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+        let c = v128.shuffle<f32>(a, hi2, 1, 2, 3, 4);
+        let ia = i32x4.add(i32x4.splat(r), step);
+        let best = a;
+        let bi = ia;
+        let t = f32x4.gt(b, best);
+        best = v128.bitselect(b, best, t);
+        bi = v128.bitselect(i32x4.add(ia, one), bi, t);
+        t = f32x4.gt(c, best);
+        best = v128.bitselect(c, best, t);
+        bi = v128.bitselect(i32x4.add(ia, two), bi, t);
+        // Rows 1 and 2 of the windows: the same three columns, each strictly greater than the best so far.
+        for (let ky = 1; ky < 3; ky++) {
+          p += <usize>W << 2;
+          ia = i32x4.add(ia, i32x4.splat(W));
+          lo = v128.load(p);
+          hi = v128.load(p, 16);
+          hi2 = v128.load(p, 32);
+          a = v128.shuffle<f32>(lo, hi, 0, 2, 4, 6);
+          b = v128.shuffle<f32>(lo, hi, 1, 3, 5, 7);
+          c = v128.shuffle<f32>(a, hi2, 1, 2, 3, 4);
+          t = f32x4.gt(a, best);
+          best = v128.bitselect(a, best, t);
+          bi = v128.bitselect(ia, bi, t);
           t = f32x4.gt(b, best);
           best = v128.bitselect(b, best, t);
           bi = v128.bitselect(i32x4.add(ia, one), bi, t);
@@ -612,15 +621,19 @@ function maxPool3x3s2(x: usize, H: i32, W: i32, OH: i32, OW: i32, out: usize, ar
 /**
  * Max pooling backward for planes [q0, q1): zero those planes of dx, then dx[argmax[o]] += dout[o].
  * Every argmax of plane q points into plane q, so planes split between threads never collide.
+ * Plane by plane (zero it, then scatter into it while it is in L1): zeroing the whole tensor first and
+ * scattering after read it from memory twice.
  */
 export function maxPoolBackward(dout: usize, argmax: usize, planeIn: i32, planeOut: i32, dx: usize, q0: i32, q1: i32): void {
-  memory.fill(dx + (<usize>q0 * planeIn << 2), 0, <usize>(q1 - q0) * planeIn << 2);
-  const o1 = <usize>q1 * planeOut;
-  for (let o = <usize>q0 * planeOut; o < o1; o++) {
-    const i = load<i32>(argmax + (o << 2));
-    if (i >= 0) {
-      const p = dx + (<usize>i << 2);
-      store<f32>(p, load<f32>(p) + load<f32>(dout + (o << 2)));
+  for (let q = q0; q < q1; q++) {
+    memory.fill(dx + (<usize>q * planeIn << 2), 0, <usize>planeIn << 2);
+    const o1 = <usize>(q + 1) * planeOut;
+    for (let o = <usize>q * planeOut; o < o1; o++) {
+      const i = load<i32>(argmax + (o << 2));
+      if (i >= 0) {
+        const p = dx + (<usize>i << 2);
+        store<f32>(p, load<f32>(p) + load<f32>(dout + (o << 2)));
+      }
     }
   }
 }

@@ -81,8 +81,13 @@ function maxPoolForwardUnpadded(x: Float32Array, g: ConvGeometry, out: Float32Ar
   }
 }
 
-/** Max pooling backward: dx = 0, then dx[argmax[o]] += dout[o] (overlapping windows sum). `total` = N·C·H·W. */
-export function maxPoolBackward(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array): void {
+/**
+ * Max pooling backward: dx = 0, then dx[argmax[o]] += dout[o] (overlapping windows sum). `total` = N·C·H·W.
+ * `planes` (N·C, optional) tells a backend that the argmax of plane q (outputs q·outSize/planes …) all lie
+ * in plane q of dx, as `maxPoolForward` writes them, so it may split planes between threads; the result
+ * is the same. This reference ignores it.
+ */
+export function maxPoolBackward(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array, _planes?: number): void {
   dx.fill(0, 0, total);
   for (let o = 0; o < outSize; o++) {
     const i = argmax[o];

@@ -62,7 +62,7 @@ export class MaxPool2d implements Layer {
     const n = batch * C * OH * OW;
     checkBatch('maxpool2d.backward', dout, batch, C * OH * OW);
     const dx = this.dx.get(batch * C * H * W);
-    this.bwd(dout, this.argmax.get(n), n, batch * C * H * W, dx);
+    this.bwd(dout, this.argmax.get(n), n, batch * C * H * W, dx, batch * C);
     return dx;
   }
 

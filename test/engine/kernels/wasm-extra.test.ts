@@ -253,7 +253,8 @@ describe('LRN kernels', () => {
 });
 
 describe('max pooling 3×3 stride 2', () => {
-  it('bit-identical to the reference (ties, NaN, odd widths), 1 and 2 threads', () => {
+  it('bit-identical to the reference (ties, NaN, odd widths), 1 and 2 threads; backward split by planes', () => {
+    const before = pool.dispatches;
     for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 7, 9], [3, 5, 13, 13], [8, 16, 27, 27], [2, 7, 55, 55], [1, 2, 11, 19]] as const) {
       const g = convGeometry(N, C, H, W, 3, 3, 2, 2, 0, 0);
       const nIn = N * C * H * W;
@@ -280,7 +281,29 @@ describe('max pooling 3×3 stride 2', () => {
         const dx = be.alloc(nIn);
         be.maxPoolBackward(dout, am, nOut, nIn, dx);
         expectSame(dx, dxWant);
+        dx.fill(7);
+        be.maxPoolBackward(dout, am, nOut, nIn, dx, N * C);
+        expectSame(dx, dxWant);
       }
     }
+    expect(pool.dispatches).toBeGreaterThan(before);
+  });
+
+  it('a large 2×2 backward with its planes is split over threads, same bits as the reference', () => {
+    const g = convGeometry(4, 16, 32, 32, 2, 2, 2, 2, 0, 0);
+    const nIn = 4 * 16 * 32 * 32;
+    const nOut = 4 * 16 * 16 * 16;
+    const x = fill(threaded.alloc(nIn));
+    const out = threaded.alloc(nOut);
+    const am = threaded.allocInt32(nOut);
+    threaded.maxPoolForward(x, g, out, am);
+    const dout = fill(threaded.alloc(nOut));
+    const dx = threaded.alloc(nIn);
+    const before = pool.dispatches;
+    threaded.maxPoolBackward(dout, am, nOut, nIn, dx, 4 * 16);
+    expect(pool.dispatches).toBe(before + 1);
+    const want = new Float32Array(nIn);
+    maxPoolBackward(dout, am, nOut, nIn, want);
+    expectSame(dx, want);
   });
 });

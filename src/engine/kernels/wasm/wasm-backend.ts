@@ -361,10 +361,14 @@ export class WasmBackend implements KernelBackend {
       this.split('maxPoolForward', planes, planes * g.H * g.W, 1, (s, e) => [px!, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW, po!, pa!, s, e]));
   }
 
-  maxPoolBackward(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array): void {
-    // One plane of total/outSize… is not known here: treat the whole tensor as one plane (single thread).
+  maxPoolBackward(dout: Float32Array, argmax: Int32Array, outSize: number, total: number, dx: Float32Array, planes = 1): void {
+    // Without `planes` (or when it does not divide both sizes) the tensor is one plane: one thread.
+    const P = Number.isInteger(planes) && planes >= 1 && outSize % planes === 0 && total % planes === 0 ? planes : 1;
+    const planeIn = total / P;
+    const planeOut = outSize / P;
     const am = this.asF32(argmax);
-    this.staged([[dout, outSize], [am, outSize]], [[dx, total]], ([pd, pa, px]) => this.exports.maxPoolBackward(pd!, pa!, total, outSize, px!, 0, 1));
+    this.staged([[dout, outSize], [am, outSize]], [[dx, total]], ([pd, pa, px]) =>
+      this.split('maxPoolBackward', P, total, 1, (s, e) => [pd!, pa!, planeIn, planeOut, px!, s, e]));
   }
 
   /** The same bytes as a Float32Array (staging copies bytes, so int32 data passes through unchanged). */
