@@ -16,6 +16,7 @@
 // min(N, CHUNKS) chunks of consecutive images (a function of N only); each chunk sums its images in order
 // into its own partial; the partials are then added in chunk order.
 #pragma once
+#include <immintrin.h>
 #include <omp.h>
 #include <algorithm>
 #include <cstring>
@@ -79,8 +80,25 @@ static void im2colT(const ConvGeom& g, const float* x, float* colT) {
         float* o = row;
         for (int oh = 0; oh < g.OH; oh++, o += g.OW) {
           int ih = oh * g.SH - g.PH + kh;
-          if (ih < 0 || ih >= g.H) { for (int ow = 0; ow < g.OW; ow++) o[ow] = 0.f; continue; }
-          const float* xr = xc + (size_t)ih * g.W + kw - g.PW;
+          const bool in = ih >= 0 && ih < g.H;
+          const float* xr = xc + (size_t)(in ? ih : 0) * g.W + kw - g.PW;
+#if defined(__AVX512F__)
+          // One masked load/store per 16 outputs: lanes outside [lo, hi) (padding) load as zero and are
+          // never read (masked loads do not fault); lanes past OW are not stored.
+          if (g.SW == 1) {
+            const int vlo = in ? lo : 0, vhi = in ? hi : 0;
+            for (int ow = 0; ow < g.OW; ow += 16) {
+              auto bits = [](int a, int b) -> unsigned {  // lanes [a, b) ∩ [0, 16)
+                a = std::max(a, 0); b = std::min(b, 16);
+                return b <= a ? 0u : ((b == 16 ? 0xFFFFu : ((1u << b) - 1)) & ~((1u << a) - 1));
+              };
+              __mmask16 ld = (__mmask16)bits(vlo - ow, vhi - ow), st = (__mmask16)bits(0, g.OW - ow);
+              _mm512_mask_storeu_ps(o + ow, st, _mm512_maskz_loadu_ps(ld, xr + ow));
+            }
+            continue;
+          }
+#endif
+          if (!in) { for (int ow = 0; ow < g.OW; ow++) o[ow] = 0.f; continue; }
           for (int ow = 0; ow < lo; ow++) o[ow] = 0.f;
           if (g.SW == 1) { for (int ow = lo; ow < hi; ow++) o[ow] = xr[ow]; }
           else for (int ow = lo; ow < hi; ow++) o[ow] = xr[(size_t)ow * g.SW];
@@ -126,7 +144,31 @@ constexpr int DW_VL = 8;
 #endif
 typedef float dwv __attribute__((vector_size(DW_VL * 4), aligned(4)));
 typedef float dwva __attribute__((vector_size(DW_VL * 4)));
-constexpr int DW_FT = 8, DW_KT = 3;  // 24 accumulators + 3 colT rows + 1 dout vector: fits 32 zmm
+constexpr int DW_FT = 4, DW_KT = 4;  // 16 accumulators + 4 colT rows + 1 dout vector
+
+/** out[i] = Σ lanes of v[i], i < 16, in a fixed tree: 15 shuffle pairs instead of 16 scalar lane loops. */
+static inline void hsum16(const dwva* v, float* out) {
+#if defined(__AVX512F__)
+  typedef int dwi __attribute__((vector_size(64)));
+  const dwi l1a = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}, l1b = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+  const dwi l2a = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27}, l2b = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+  const dwi l3a = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29}, l3b = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31};
+  const dwi l4a = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, l4b = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+  dwva u[8], x[4], y[2];
+  for (int i = 0; i < 8; i++) u[i] = __builtin_shuffle(v[2 * i], v[2 * i + 1], l1a) + __builtin_shuffle(v[2 * i], v[2 * i + 1], l1b);
+  for (int i = 0; i < 4; i++) x[i] = __builtin_shuffle(u[2 * i], u[2 * i + 1], l2a) + __builtin_shuffle(u[2 * i], u[2 * i + 1], l2b);
+  for (int i = 0; i < 2; i++) y[i] = __builtin_shuffle(x[2 * i], x[2 * i + 1], l3a) + __builtin_shuffle(x[2 * i], x[2 * i + 1], l3b);
+  dwva z = __builtin_shuffle(y[0], y[1], l4a) + __builtin_shuffle(y[0], y[1], l4b);
+  std::memcpy(out, &z, 16 * sizeof(float));
+#else
+  for (int i = 0; i < 16; i++) {
+    float l[DW_VL];
+    std::memcpy(l, &v[i], sizeof l);
+    for (int w = DW_VL / 2; w >= 1; w /= 2) for (int q = 0; q < w; q++) l[q] += l[q + w];
+    out[i] = l[0];
+  }
+#endif
+}
 
 /**
  * dw (Fg × Kg, row stride ldw) (+)= Σ_{n in [n0, n1)} dout_n (Fg × P) · colT_nᵀ, overwriting dw unless
@@ -140,8 +182,8 @@ static void dw_inner(int Fg, int Kg, int P, const float* dout, size_t dstride, c
     const int kt = std::min(DW_KT, Kg - k0);
     for (int f0 = 0; f0 < Fg; f0 += DW_FT) {
       const int ft = std::min(DW_FT, Fg - f0);
-      dwva acc[DW_FT][DW_KT];
-      for (int i = 0; i < DW_FT; i++) for (int j = 0; j < DW_KT; j++) acc[i][j] = dwva{};
+      dwva acc[DW_FT * DW_KT];
+      for (int i = 0; i < DW_FT * DW_KT; i++) acc[i] = dwva{};
       for (int n = n0; n < n1; n++) {
         // Rows past the edge repeat the last valid row: computed, never stored.
         const float* dr[DW_FT];
@@ -149,35 +191,29 @@ static void dw_inner(int Fg, int Kg, int P, const float* dout, size_t dstride, c
         for (int i = 0; i < DW_FT; i++) dr[i] = dout + n * dstride + (size_t)(f0 + std::min(i, ft - 1)) * P;
         for (int j = 0; j < DW_KT; j++) cr[j] = col + n * cstride + (size_t)(k0 + std::min(j, kt - 1)) * P;
         for (int p = 0; p < Pv; p += DW_VL) {
-          dwva c0 = *(const dwv*)(cr[0] + p), c1 = *(const dwv*)(cr[1] + p), c2 = *(const dwv*)(cr[2] + p);
+          dwva c[DW_KT];
+          for (int j = 0; j < DW_KT; j++) c[j] = *(const dwv*)(cr[j] + p);
           for (int i = 0; i < DW_FT; i++) {
             dwva d = *(const dwv*)(dr[i] + p);
-            acc[i][0] += d * c0;
-            acc[i][1] += d * c1;
-            acc[i][2] += d * c2;
+            for (int j = 0; j < DW_KT; j++) acc[i * DW_KT + j] += d * c[j];
           }
         }
         if (tail) {
           float cb[DW_KT][DW_VL] = {}, db[DW_VL] = {};
           for (int j = 0; j < DW_KT; j++) for (int q = 0; q < tail; q++) cb[j][q] = cr[j][Pv + q];
-          dwva c0 = *(const dwv*)cb[0], c1 = *(const dwv*)cb[1], c2 = *(const dwv*)cb[2];
           for (int i = 0; i < DW_FT; i++) {
             for (int q = 0; q < tail; q++) db[q] = dr[i][Pv + q];
             dwva d = *(const dwv*)db;
-            acc[i][0] += d * c0;
-            acc[i][1] += d * c1;
-            acc[i][2] += d * c2;
+            for (int j = 0; j < DW_KT; j++) acc[i * DW_KT + j] += d * *(const dwv*)cb[j];
           }
         }
       }
+      float sum[16];
+      hsum16(acc, sum);
       for (int i = 0; i < ft; i++) {
         for (int j = 0; j < kt; j++) {
-          // Pairwise across lanes in a fixed pattern.
-          float l[DW_VL];
-          std::memcpy(l, &acc[i][j], sizeof l);
-          for (int w = DW_VL / 2; w >= 1; w /= 2) for (int q = 0; q < w; q++) l[q] += l[q + w];
           float* o = dw + (size_t)(f0 + i) * ldw + k0 + j;
-          *o = accum ? *o + l[0] : l[0];
+          *o = accum ? *o + sum[i * DW_KT + j] : sum[i * DW_KT + j];
         }
       }
     }
