@@ -306,7 +306,15 @@ class GemmPool {
   }
 
   void ensure(int helpers) {
-    for (; started_ < helpers; started_++) std::thread([this] { loop(); }).detach();
+    // A thread that cannot be created (resource limits) only means fewer helpers: the caller does the rest.
+    for (; started_ < helpers; started_++) {
+      try {
+        std::thread([this] { loop(); }).detach();
+      } catch (...) {
+        started_ = 1 << 20;  // do not retry on every call
+        return;
+      }
+    }
   }
 
   void loop() {
