@@ -22,7 +22,6 @@
 // into its own partial; the partials are then added in chunk order.
 #pragma once
 #include <immintrin.h>
-#include <omp.h>
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -47,7 +46,7 @@ static inline float* conv_scratch() {
   return s.data();
 }
 
-// One thread-local buffer per Tag (the calling thread holds the partials and, as OpenMP's thread 0, also
+// One thread-local buffer per Tag (the calling thread holds the partials and, running chunks itself, also
 // a dcolT: they must not share storage).
 template <int Tag>
 static inline float* conv_local(size_t n) {
@@ -153,18 +152,24 @@ static void col2imT(const ConvGeom& g, const float* dcolT, float* dx) {
   }
 }
 
-static inline int conv_threads(int threads, int work) {
-  int t = threads < 1 ? 1 : threads;
-  return std::max(1, std::min(t, work));
+/**
+ * f(i) for i in [0, n) on the caller and up to threads − 1 helpers of gemm.h's GemmPool, which claim
+ * indices (no end barrier: a helper that is not running on a busy machine delays nothing, where OpenMP's
+ * `parallel for` made the caller wait for it). Each index writes its own outputs, so results do not depend
+ * on who runs it.
+ */
+template <class F>
+static void conv_parallel(int n, int threads, F&& f) {
+  if (threads <= 1 || n <= 1) { for (int i = 0; i < n; i++) f(i); return; }
+  GemmPool::get().run(n, std::min(threads, n) - 1, f);
 }
+
 
 /** y (N, F, P) = W_g (Fg × Kg) · colT_ng + b for every image n and group g; images split over threads. */
 static void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, int threads) {
   const int Fg = g.Fg(), Kg = g.Kg(), P = g.P(), G = g.G;
   const size_t xg = (size_t)g.Cg() * g.H * g.W;
-  int t = conv_threads(threads, g.N);
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-  for (int n = 0; n < g.N; n++) {
+  conv_parallel(g.N, threads, [&](int n) {
     float* s = conv_scratch();
     float* colT = conv_local<1>((size_t)Kg * P);
     for (int gi = 0; gi < G; gi++) {
@@ -180,7 +185,7 @@ static void conv_forward(const ConvGeom& g, const float* x, const float* w, cons
         }
       }
     }
-  }
+  });
 }
 
 /**
@@ -197,9 +202,7 @@ static void conv_backward(const ConvGeom& g, const float* x, const float* dout, 
   const int chunks = std::min(N, CONV_CHUNKS);
   // Partials of dW and db per chunk, on the calling thread (reused across calls).
   float* part = conv_local<0>((size_t)chunks * (wsz + g.F));
-  int t = conv_threads(threads, chunks);
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-  for (int ch = 0; ch < chunks; ch++) {
+  conv_parallel(chunks, threads, [&](int ch) {
     int n0 = (int)((long)N * ch / chunks), n1 = (int)((long)N * (ch + 1) / chunks);
     float* pw = part + (size_t)ch * (wsz + g.F);
     float* pb = pw + wsz;
@@ -235,17 +238,17 @@ static void conv_backward(const ConvGeom& g, const float* x, const float* dout, 
         }
       }
     }
-  }
+  });
   // Reduce the partials in chunk order; elements are split over threads (each summed in the same order).
-  size_t total = wsz + (db ? g.F : 0);
-  int tr = total * chunks < (1u << 16) ? 1 : conv_threads(threads, 64);
-#pragma omp parallel for num_threads(tr) schedule(static) if (tr > 1)
-  for (long i = 0; i < (long)total; i++) {
-    float acc = part[i];
-    for (int ch = 1; ch < chunks; ch++) acc += part[(size_t)ch * (wsz + g.F) + i];
-    if ((size_t)i < wsz) dw[i] = acc;
-    else db[i - wsz] = acc;
-  }
+  const size_t total = wsz + (db ? g.F : 0), step = 16384;
+  conv_parallel(total * chunks < (1u << 16) ? 1 : (int)((total + step - 1) / step), threads, [&](int c) {
+    for (size_t i = c * step, e = std::min(total, i + step); i < e; i++) {
+      float acc = part[i];
+      for (int ch = 1; ch < chunks; ch++) acc += part[(size_t)ch * (wsz + g.F) + i];
+      if (i < wsz) dw[i] = acc;
+      else db[i - wsz] = acc;
+    }
+  });
 }
 
 }  // namespace keiko

@@ -6,7 +6,7 @@
 // gemm(transA, transB, M, N, K, A, B, C, beta, threads): typed arrays of any backing store (ArrayBuffer,
 // SharedArrayBuffer, wasm memory) are used in place. Threads split output rows or columns, never k.
 //
-// conv2dForward / conv2dBackward (conv.h): a whole batch of Conv2d, images split over OpenMP threads.
+// conv2dForward / conv2dBackward (conv.h): a whole batch of Conv2d, images split over threads (GemmPool).
 #include <node_api.h>
 #include <omp.h>
 #include <vector>

@@ -21,7 +21,7 @@ export interface NativeKernels {
   isa(): string;
   /**
    * Conv2d forward of a batch (native/conv.h): y (N, F, OH, OW) = W ⋆ x + b per group, images split over
-   * `threads` OpenMP threads. Absent from addons built before it existed.
+   * `threads` threads. Absent from addons built before it existed.
    */
   conv2dForward?(x: Float32Array, w: Float32Array, b: Float32Array | null, y: Float32Array,
     N: number, C: number, H: number, W: number, F: number, G: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, threads: number): void;
