@@ -29,6 +29,8 @@ const cases: Case[] = [
   { N: 3, C: 32, H: 14, W: 14, F: 32, G: 1, KH: 3, KW: 3, SH: 1, SW: 1, PH: 2, PW: 2, bias: true, dx: true },
   { N: 7, C: 1, H: 28, W: 28, F: 30, G: 1, KH: 5, KW: 5, SH: 1, SW: 1, PH: 0, PW: 0, bias: true, dx: false },
   { N: 2, C: 8, H: 13, W: 13, F: 12, G: 2, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, bias: true, dx: true },
+  // Grouped, with Kg ≥ 64 and P ≥ 128: the transposed forward and dW forms (native/conv.h).
+  { N: 3, C: 16, H: 14, W: 14, F: 8, G: 2, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, bias: true, dx: true },
   { N: 1, C: 3, H: 31, W: 29, F: 6, G: 1, KH: 11, KW: 11, SH: 4, SW: 4, PH: 0, PW: 0, bias: false, dx: true },
   // More images than dW chunks, so that chunks hold several images.
   { N: 37, C: 2, H: 6, W: 5, F: 4, G: 2, KH: 2, KW: 3, SH: 1, SW: 2, PH: 1, PW: 2, bias: true, dx: true },
