@@ -21,7 +21,8 @@ import type { Layer, Mode, Param, Shape } from './layer.ts';
  * for the dW of backward. When the backend has `conv2dForward` and `conv2dBackward` (the native addon),
  * the whole batch goes through them instead: they split images over threads, which the per-image GEMMs
  * (too small to split) cannot, and keep no col: backward rebuilds it from x, kept by reference as Dense
- * keeps its input (writing and re-reading deep's 45 MB col per batch cost more than rebuilding it). Init: W ~ std·N(0,1), fanIn = C/G·KH·KW; b = `biasInit`.
+ * keeps its input (writing and re-reading deep's 45 MB col per batch cost more than rebuilding it).
+ * Init: W ~ std·N(0,1), fanIn = C/G·KH·KW; b = `biasInit`.
  */
 export class Conv2d implements Layer {
   readonly type = 'conv2d' as const;
