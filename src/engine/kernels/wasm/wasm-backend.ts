@@ -69,8 +69,16 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Below this many multiply-adds a call runs on one thread: waking a worker costs more than it saves. */
 const PARALLEL_MIN_MACS = 1 << 20;
-/** Below this many elements an elementwise call runs on one thread. */
+/** Below this much work (elements, weighted by kernel) an elementwise call runs on one thread. */
 const PARALLEL_MIN_ELEMS = 1 << 16;
+/**
+ * The optimizer and regulariser updates count as 1/UPDATE_WEIGHT of an element each, so they split only
+ * from 4 × PARALLEL_MIN_ELEMS elements: they are memory-bound (an SGD pass over 78,400 weights takes
+ * ~10 µs) while handing a part to a worker costs 5–20 µs on a quiet machine and 20–300 µs when the second
+ * core is busy. Split from 65,536 elements, the mlp's optimizer step took 175–313 µs with 2 threads against
+ * 20 µs with 1, which made the mlp slower with 2 threads than with 1.
+ */
+const UPDATE_WEIGHT = 4;
 const MR = 4;
 const NR = 8;
 
@@ -386,21 +394,21 @@ export class WasmBackend implements KernelBackend {
   }
 
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lrT: number, beta1: number, beta2: number, eps: number): void {
-    if (this.solo(n, n, 16) && this.owns(w) && this.owns(g) && this.owns(m) && this.owns(v)) return this.exports.adamUpdate(w.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, lrT, 1 - beta1, 1 - beta2, eps, 0, n);
+    if (this.solo(n, n / UPDATE_WEIGHT, 16) && this.owns(w) && this.owns(g) && this.owns(m) && this.owns(v)) return this.exports.adamUpdate(w.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, lrT, 1 - beta1, 1 - beta2, eps, 0, n);
     // The kernel takes (1 − β) as the reference's update does.
     this.staged([[g, n]], [[w, n, true], [m, n, true], [v, n, true]], ([pg, pw, pm, pv]) =>
-      this.split('adamUpdate', n, n, 16, (s, e) => [pw!, pg!, pm!, pv!, lrT, 1 - beta1, 1 - beta2, eps, s, e]));
+      this.split('adamUpdate', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, pm!, pv!, lrT, 1 - beta1, 1 - beta2, eps, s, e]));
   }
 
   sgdUpdate(w: Float32Array, g: Float32Array, n: number, lr: number): void {
-    if (this.solo(n, n, 16) && this.owns(w) && this.owns(g)) return this.exports.sgdUpdate(w.byteOffset, g.byteOffset, lr, 0, n);
-    this.staged([[g, n]], [[w, n, true]], ([pg, pw]) => this.split('sgdUpdate', n, n, 16, (s, e) => [pw!, pg!, lr, s, e]));
+    if (this.solo(n, n / UPDATE_WEIGHT, 16) && this.owns(w) && this.owns(g)) return this.exports.sgdUpdate(w.byteOffset, g.byteOffset, lr, 0, n);
+    this.staged([[g, n]], [[w, n, true]], ([pg, pw]) => this.split('sgdUpdate', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, lr, s, e]));
   }
 
   momentumUpdate(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void {
-    if (this.solo(n, n, 16) && this.owns(w) && this.owns(g) && this.owns(v)) return this.exports.momentumUpdate(w.byteOffset, g.byteOffset, v.byteOffset, lr, momentum, 0, n);
+    if (this.solo(n, n / UPDATE_WEIGHT, 16) && this.owns(w) && this.owns(g) && this.owns(v)) return this.exports.momentumUpdate(w.byteOffset, g.byteOffset, v.byteOffset, lr, momentum, 0, n);
     this.staged([[g, n]], [[w, n, true], [v, n, true]], ([pg, pw, pv]) =>
-      this.split('momentumUpdate', n, n, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, s, e]));
+      this.split('momentumUpdate', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, s, e]));
   }
 
   nesterovUpdate(w: Float32Array, g: Float32Array, v: Float32Array, n: number, lr: number, momentum: number): void {
@@ -408,24 +416,24 @@ export class WasmBackend implements KernelBackend {
     const mu2 = momentum * momentum;
     const c = (1 + momentum) * lr;
     this.staged([[g, n]], [[w, n, true], [v, n, true]], ([pg, pw, pv]) =>
-      this.split('nesterovUpdate', n, n, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, mu2, c, s, e]));
+      this.split('nesterovUpdate', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, pv!, lr, momentum, mu2, c, s, e]));
   }
 
   adagradUpdate(w: Float32Array, g: Float32Array, h: Float32Array, n: number, lr: number, eps: number): void {
-    if (this.solo(n, n, 16) && this.owns(w) && this.owns(g) && this.owns(h)) return this.exports.adaptiveUpdate(w.byteOffset, g.byteOffset, h.byteOffset, lr, 0, 0, 1, eps, 0, n);
+    if (this.solo(n, n / UPDATE_WEIGHT, 16) && this.owns(w) && this.owns(g) && this.owns(h)) return this.exports.adaptiveUpdate(w.byteOffset, g.byteOffset, h.byteOffset, lr, 0, 0, 1, eps, 0, n);
     this.staged([[g, n]], [[w, n, true], [h, n, true]], ([pg, pw, ph]) =>
-      this.split('adaptiveUpdate', n, n, 16, (s, e) => [pw!, pg!, ph!, lr, 0, 0, 1, eps, s, e]));
+      this.split('adaptiveUpdate', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, ph!, lr, 0, 0, 1, eps, s, e]));
   }
 
   rmspropUpdate(w: Float32Array, g: Float32Array, h: Float32Array, n: number, lr: number, decay: number, eps: number): void {
-    if (this.solo(n, n, 16) && this.owns(w) && this.owns(g) && this.owns(h)) return this.exports.adaptiveUpdate(w.byteOffset, g.byteOffset, h.byteOffset, lr, 1, decay, 1 - decay, eps, 0, n);
+    if (this.solo(n, n / UPDATE_WEIGHT, 16) && this.owns(w) && this.owns(g) && this.owns(h)) return this.exports.adaptiveUpdate(w.byteOffset, g.byteOffset, h.byteOffset, lr, 1, decay, 1 - decay, eps, 0, n);
     this.staged([[g, n]], [[w, n, true], [h, n, true]], ([pg, pw, ph]) =>
-      this.split('adaptiveUpdate', n, n, 16, (s, e) => [pw!, pg!, ph!, lr, 1, decay, 1 - decay, eps, s, e]));
+      this.split('adaptiveUpdate', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, ph!, lr, 1, decay, 1 - decay, eps, s, e]));
   }
 
   addL1L2Gradient(w: Float32Array, g: Float32Array, n: number, l1: number, l2: number): void {
-    if (this.solo(n, n, 16) && this.owns(w) && this.owns(g)) return this.exports.addL1L2Gradient(w.byteOffset, g.byteOffset, l1, l2, 0, n);
-    this.staged([[w, n]], [[g, n, true]], ([pw, pg]) => this.split('addL1L2Gradient', n, n, 16, (s, e) => [pw!, pg!, l1, l2, s, e]));
+    if (this.solo(n, n / UPDATE_WEIGHT, 16) && this.owns(w) && this.owns(g)) return this.exports.addL1L2Gradient(w.byteOffset, g.byteOffset, l1, l2, 0, n);
+    this.staged([[w, n]], [[g, n, true]], ([pw, pg]) => this.split('addL1L2Gradient', n, n / UPDATE_WEIGHT, 16, (s, e) => [pw!, pg!, l1, l2, s, e]));
   }
 
   lrnForward(x: Float32Array, N: number, C: number, P: number, size: number, alpha: number, beta: number, k: number, scaleOut: Float32Array, powOut: Float32Array, y: Float32Array): void {
