@@ -240,7 +240,7 @@ static void gemm(bool tA, bool tB, int M, int N, int K, const float* A, const fl
 // claims chunks too and waits only for chunks another thread has already started. A late helper finds
 // nothing to do, so 2 threads cost at most one wake-up call more than 1 thread.
 // Chunks compute their own output rows or columns with the same kernels and k order, so results are those
-// of any other split (see "Determinism" above). (OpenMP stays in use for native/conv.h's image loops.)
+// of any other split (see "Determinism" above).
 
 /** Helper threads for gemm_threads(): started on first use, never stopped (idle ones sleep). */
 class GemmPool {

@@ -1,5 +1,5 @@
 // keiko's optional native kernels: a Node-API addon built at install by scripts/build-native.mjs with
-// `g++ -O3 -march=native -fopenmp` (no node-gyp, no download: Node's own headers). It exists because
+// `g++ -O3 -march=native -pthread` (no node-gyp, no download: Node's own headers). It exists because
 // WebAssembly's 128-bit lanes without fused multiply-add top out near 40 GFLOP/s here, where the course's
 // widest networks need the ~100+ GFLOP/s of 512-bit FMA (docs/PERFORMANCE.md has the measurements).
 //
@@ -8,7 +8,6 @@
 //
 // conv2dForward / conv2dBackward (conv.h): a whole batch of Conv2d, images split over threads (GemmPool).
 #include <node_api.h>
-#include <omp.h>
 #include <vector>
 #include "gemm.h"
 #include "conv.h"

@@ -22,7 +22,7 @@ if (!existsSync(join(include, 'node_api.h'))) {
 }
 mkdirSync(dirname(out), { recursive: true });
 const cxx = process.env.CXX || 'g++';
-const args = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17', '-DNODE_GYP_MODULE_NAME=keiko_native',
+const args = ['-O3', '-march=native', '-pthread', '-shared', '-fPIC', '-std=c++17', '-DNODE_GYP_MODULE_NAME=keiko_native',
   `-I${include}`, join(root, 'native', 'keiko.cc'), '-o', out];
 const r = spawnSync(cxx, args, { encoding: 'utf8' });
 if (r.error || r.status !== 0) {

@@ -15,7 +15,7 @@ import { kernelsModule, WasmBackend } from '../engine/kernels/wasm/index.ts';
 
 /** The addon's exports. */
 export interface NativeKernels {
-  /** C = op(A)·op(B) (+ C when beta = 1), split over `threads` OpenMP threads (outputs only). */
+  /** C = op(A)·op(B) (+ C when beta = 1), split over `threads` threads of the addon's pool (outputs only). */
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, beta: number, threads: number): void;
   /** The instruction set it was compiled for: `avx512`, `avx2` or `generic`. */
   isa(): string;
@@ -39,16 +39,6 @@ export function loadNative(): NativeKernels | null {
   if (process.env.KEIKO_NATIVE === '0') return loaded;
   try {
     const path = fileURLToPath(new URL('../../build/keiko-native.node', import.meta.url));
-    // OpenMP's idle threads spin for a long time by default: on two cores they steal the time of the main
-    // thread and of the WebAssembly workers between parallel GEMMs. Measured with 2 threads (samples/s):
-    // default spin, busy machine: mlp 6,400; passive: mlp 70–75k, deep 730; a bounded spin of 50,000
-    // iterations on a quiet machine: mlp 90k, simple 7,700, deep 906. keiko's default is the bounded spin;
-    // on a machine shared with other busy processes set OMP_WAIT_POLICY=PASSIVE. libgomp reads these
-    // when the addon loads.
-    if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-      process.env.OMP_WAIT_POLICY = 'ACTIVE';
-      process.env.GOMP_SPINCOUNT = '50000';
-    }
     if (existsSync(path)) loaded = createRequire(import.meta.url)(path) as NativeKernels;
   } catch {
     loaded = null;
@@ -88,7 +78,7 @@ export class NativeBackend extends WasmBackend {
     }
   }
 
-  /** The native GEMM splits over up to `threads` OpenMP threads (capped at the core count). */
+  /** The native GEMM splits over up to `threads` threads (capped at the core count). */
   override setThreads(threads: number): void {
     super.setThreads(threads);
     this.gemmThreads = Math.max(1, Math.min(Math.floor(threads), availableParallelism()));
