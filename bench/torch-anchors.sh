@@ -6,6 +6,14 @@
 # OpenBLAS's own thread count changes PyTorch's speed a lot on a shared 2-core machine: PERF.md asks for the
 # best setting, so run it with 1 and with THREADS and keep the faster line.
 set -euo pipefail
+# glibc's malloc returns every large freed block to the kernel (mmap above 128 KiB, heap trimming), so
+# PyTorch, which allocates fresh activations every batch, pays page faults on every tensor: measured here
+# (2026-11-29), a 16→16 3×3 conv on 100×28×28 trained at 18 GFLOP/s, and 89 with these settings that make
+# malloc keep and reuse its memory. They are PyTorch's best setting on this machine, so they are the default
+# (set KEIKO_ANCHOR_MALLOC=default to measure glibc's defaults).
+if [ "${KEIKO_ANCHOR_MALLOC:-tuned}" = tuned ]; then
+  export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4294967296} MALLOC_TOP_PAD_=${MALLOC_TOP_PAD_:-268435456}
+fi
 T=${1:-1}
 OB=${2:-$T}
 W=${3:-mlp,simple,deep,alexnet}
