@@ -91,6 +91,26 @@ static void im2colT(const ConvGeom& g, const float* x, float* colT) {
         int lo, hi;
         valid_cols(g.OW, g.W, g.SW, g.PW, kw, &lo, &hi);
         float* o = row;
+#if defined(__AVX512F__)
+        // Stride 1, OW ≤ 64: the masks depend on kw only, so they are computed once per kernel column, not
+        // per output row (the per-row mask arithmetic was most of im2colT's instructions, perf).
+        if (g.SW == 1 && g.OW <= 64) {
+          const int nb = (g.OW + 15) >> 4;
+          __mmask16 ldm[4], stm[4];
+          for (int bI = 0; bI < nb; bI++) { ldm[bI] = lanes(lo - 16 * bI, hi - 16 * bI); stm[bI] = lanes(0, g.OW - 16 * bI); }
+          const __m512 z = _mm512_setzero_ps();
+          for (int oh = 0; oh < g.OH; oh++, o += g.OW) {
+            int ih = oh * g.SH - g.PH + kh;
+            if (ih < 0 || ih >= g.H) {
+              for (int bI = 0; bI < nb; bI++) _mm512_mask_storeu_ps(o + 16 * bI, stm[bI], z);
+              continue;
+            }
+            const float* xr = xc + (size_t)ih * g.W + kw - g.PW;
+            for (int bI = 0; bI < nb; bI++) _mm512_mask_storeu_ps(o + 16 * bI, stm[bI], _mm512_maskz_loadu_ps(ldm[bI], xr + 16 * bI));
+          }
+          continue;
+        }
+#endif
         for (int oh = 0; oh < g.OH; oh++, o += g.OW) {
           int ih = oh * g.SH - g.PH + kh;
           const bool in = ih >= 0 && ih < g.H;
@@ -131,6 +151,24 @@ static void col2imT(const ConvGeom& g, const float* dcolT, float* dx) {
         int lo, hi;
         valid_cols(g.OW, g.W, g.SW, g.PW, kw, &lo, &hi);
         const float* o = row;
+#if defined(__AVX512F__)
+        // Stride 1, OW ≤ 64: masks per kernel column, as in im2colT.
+        if (g.SW == 1 && g.OW <= 64) {
+          const int b0 = lo >> 4, b1 = (hi + 15) >> 4;
+          __mmask16 m[4];
+          for (int bI = b0; bI < b1; bI++) m[bI] = lanes(lo - 16 * bI, hi - 16 * bI);
+          for (int oh = 0; oh < g.OH; oh++, o += g.OW) {
+            int ih = oh * g.SH - g.PH + kh;
+            if (ih < 0 || ih >= g.H) continue;
+            float* dr = dc + (size_t)ih * g.W + kw - g.PW;
+            for (int bI = b0; bI < b1; bI++) {
+              float* q = dr + 16 * bI;
+              _mm512_mask_storeu_ps(q, m[bI], _mm512_add_ps(_mm512_maskz_loadu_ps(m[bI], q), _mm512_maskz_loadu_ps(m[bI], o + 16 * bI)));
+            }
+          }
+          continue;
+        }
+#endif
         for (int oh = 0; oh < g.OH; oh++, o += g.OW) {
           int ih = oh * g.SH - g.PH + kh;
           if (ih < 0 || ih >= g.H) continue;
