@@ -142,6 +142,40 @@ static void im2colT(const ConvGeom& g, const float* x, float* colT) {
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void col2imT(const ConvGeom& g, const float* dcolT, float* dx) {
   const int Cg = g.Cg(), P = g.P();
+#if defined(__AVX512F__)
+  // Stride 1: each 16-wide block of dx is summed in a register over (kh, kw) and stored once, instead of
+  // KH·KW masked read-modify-writes of dx (each one reloading what the previous one stored). The terms
+  // are added in the same (kh, kw) order starting from 0, so the values are those of the loop below.
+  if (g.SH == 1 && g.SW == 1 && g.W <= 64 && g.KW <= 16) {
+    const int nb = (g.W + 15) >> 4, KK = g.KH * g.KW;
+    __mmask16 m[16][4], st[4];
+    for (int b = 0; b < nb; b++) {
+      st[b] = lanes(0, g.W - 16 * b);
+      for (int kw = 0; kw < g.KW; kw++) {
+        const int off = g.PW - kw;  // ow = iw + off
+        m[kw][b] = lanes(-off - 16 * b, g.OW - off - 16 * b) & st[b];
+      }
+    }
+    for (int c = 0; c < Cg; c++) {
+      const float* base = dcolT + (size_t)c * KK * P;
+      float* dc = dx + (size_t)c * g.H * g.W;
+      for (int ih = 0; ih < g.H; ih++) {
+        for (int b = 0; b < nb; b++) {
+          __m512 acc = _mm512_setzero_ps();
+          for (int kh = 0; kh < g.KH; kh++) {
+            const int oh = ih + g.PH - kh;
+            if (oh < 0 || oh >= g.OH) continue;
+            const float* r = base + (size_t)kh * g.KW * P + (size_t)oh * g.OW + 16 * b + g.PW;
+            for (int kw = 0; kw < g.KW; kw++, r += P - 1)
+              acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m[kw][b], r));
+          }
+          _mm512_mask_storeu_ps(dc + (size_t)ih * g.W + 16 * b, st[b], acc);
+        }
+      }
+    }
+    return;
+  }
+#endif
   std::memset(dx, 0, (size_t)Cg * g.H * g.W * sizeof(float));
   const float* row = dcolT;
   for (int c = 0; c < Cg; c++) {
