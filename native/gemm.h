@@ -347,11 +347,14 @@ class GemmPool {
 /**
  * gemm() of the whole product over `threads` threads (the caller and threads − 1 helpers): the larger output
  * side is cut into micro-tile-aligned chunks that the threads claim. Products below `minMacs` multiply-adds
- * stay on the caller. Bit-identical to gemm(…, 0, M, 0, N, …) for any thread count and timing.
+ * stay on the caller: 8M, because the mlp's largest product (100×784×100, 7.8M) split over 2 threads made
+ * its training step slower, not faster (quiet machine: 120–125k samples/s with 2 threads against 172k with 1
+ * at a 256K threshold; 170–175k with both at 8M; simple, deep and alexnet unchanged within noise).
+ * Bit-identical to gemm(…, 0, M, 0, N, …) for any thread count and timing.
  * `scratch()` returns the calling thread's SCRATCH_FLOATS floats.
  */
 static void gemm_threads(bool tA, bool tB, int M, int N, int K, const float* A, const float* B, float* C, bool beta,
-                         int threads, float* (*scratch)(), double minMacs = 262144) {
+                         int threads, float* (*scratch)(), double minMacs = 8388608) {
   if (M <= 0 || N <= 0) return;
   double macs = (double)M * N * K;
   if (threads <= 1 || macs < minMacs || K == 0) { gemm(tA, tB, M, N, K, A, B, C, beta, 0, M, 0, N, scratch()); return; }
